@@ -1,0 +1,6 @@
+"""Registers the execution backends that gc.compile can use."""
+from graphc.backends.numpy_backend import NumpyBackend
+
+from .compile import register_backend
+
+register_backend("numpy", NumpyBackend)

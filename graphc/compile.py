@@ -1,0 +1,126 @@
+"""gc.compile: graph -> optimized graph -> backend callable, with checked feeds and atomic updates."""
+import time
+
+import numpy as np
+
+from graphc.ir.errors import FeedError, ShapeError
+from graphc.ir.graph import Graph
+from graphc.ir.node import Node, Variable
+from graphc.ir.types import fmt_shape
+
+from .feeds import bind_feeds
+from .stats import CompileStats
+
+BACKENDS = {}
+
+
+def register_backend(name, factory):
+    BACKENDS[name] = factory
+
+
+def _check_graph_spec(inputs, outputs, updates):
+    for x in inputs:
+        if not isinstance(x, Node) or x.op.name != "placeholder":
+            raise TypeError(f"compile: inputs must be placeholders, got {x!r}")
+    names = [x.name for x in inputs]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"compile: two inputs share the name(s) {', '.join(dupes)}; names must be unique")
+    for y in outputs:
+        if not isinstance(y, Node):
+            raise TypeError(f"compile: outputs must be graph nodes, got {type(y).__name__}")
+    for var, value in updates.items():
+        if not isinstance(var, Variable):
+            raise TypeError(f"compile: updates keys must be Variables, got {var!r}")
+        if not isinstance(value, Node):
+            raise TypeError(f"compile: the update of {var.label} must be a graph node, got {type(value).__name__}")
+        if value.dtype != var.dtype:
+            raise TypeError(
+                f"compile: the update of {var.label} has dtype {value.dtype} (built at {value.site}) but the "
+                f"variable is {var.dtype}; cast it with .astype({var.dtype.name!r})"
+            )
+        if len(value.shape) != len(var.shape) or any(
+            d is not None and d != s for d, s in zip(value.shape, var.shape)
+        ):
+            raise ShapeError(
+                f"compile: the update of {var.label} has shape {fmt_shape(value.shape)} (built at {value.site}) "
+                f"but the variable has shape {fmt_shape(var.shape)}"
+            )
+
+
+class CompiledFunction:
+    """A compiled graph. Call with inputs by position or by placeholder name."""
+
+    def __init__(self, graph, runner, stats, single_output):
+        self.graph = graph
+        self.stats = stats
+        self._runner = runner
+        self._single = single_output
+        self._variables = [n for n in graph.nodes if isinstance(n, Variable)]
+        self._updates = list(graph.updates.items())
+
+    @property
+    def inputs(self):
+        return list(self.graph.inputs)
+
+    def __call__(self, *args, **kwargs):
+        feeds = bind_feeds(self.graph.inputs, args, kwargs)
+        state = {id(v): v.value for v in self._variables}
+        outputs, new_values = self._runner(feeds, state)
+        # Every update was computed from the old values; only now, after the whole call
+        # succeeded, are they checked and assigned together.
+        checked = []
+        for (var, _), value in zip(self._updates, new_values):
+            value = np.asarray(value)
+            if value.shape != var.shape:
+                raise ShapeError(
+                    f"update of {var.label}: computed shape {fmt_shape(value.shape)}, "
+                    f"variable has {fmt_shape(var.shape)}; no variable was changed"
+                )
+            checked.append((var, value))
+        for var, value in checked:
+            var._value = np.array(value, dtype=var.dtype)
+        results = [_owned(np.asarray(v)) for v in outputs]
+        return results[0] if self._single else results
+
+    def __repr__(self):
+        names = ", ".join(x.name for x in self.graph.inputs)
+        return f"<graphc compiled function ({names}) -> {len(self.graph.outputs)} output(s), {self.stats.backend}>"
+
+
+def _owned(array):
+    # Outputs must not alias graph constants, variable state or internal buffers.
+    return array if array.flags.owndata and array.flags.writeable else np.array(array)
+
+
+def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verify=False):
+    """Compile a graph from `inputs` (placeholders) to `outputs`, applying `updates` per call."""
+    from graphc.passes.pipeline import run_pipeline
+    from graphc.passes.verify import check_pass
+
+    start = time.perf_counter()
+    if isinstance(inputs, Node):
+        inputs = [inputs]
+    single = isinstance(outputs, Node)
+    outputs = [outputs] if single else list(outputs)
+    updates = dict(updates or {})
+    _check_graph_spec(list(inputs), outputs, updates)
+    if backend not in BACKENDS:
+        raise ValueError(f"compile: unknown backend {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
+    graph = Graph(inputs, outputs, updates)
+    fed = {id(x) for x in graph.inputs}
+    for node in graph.nodes:
+        if node.op.name == "placeholder" and id(node) not in fed:
+            raise FeedError(
+                f"compile: the outputs depend on placeholder '{node.name}' ({node.dtype.name}"
+                f"{fmt_shape(node.shape)}, built at {node.site}), which is not among the inputs"
+            )
+    stats = CompileStats()
+    stats.backend = backend
+    stats.nodes_before = len(graph.nodes)
+    if optimize:
+        graph = run_pipeline(graph, "default", stats, verify=check_pass if verify else None)
+    stats.nodes_after = len(graph.nodes)
+    runner = BACKENDS[backend]().prepare(graph, stats)
+    stats.compile_time = time.perf_counter() - start
+    return CompiledFunction(graph, runner, stats, single)

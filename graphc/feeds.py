@@ -1,0 +1,61 @@
+"""Checking what a compiled function is called with, before anything runs."""
+import numpy as np
+
+from graphc.ir.errors import FeedError
+from graphc.ir.types import fmt_shape
+
+_FAMILY = {"f": "float", "c": "complex", "i": "integer", "u": "integer", "b": "bool"}
+
+
+def _describe(node):
+    return f"{node.dtype.name}{fmt_shape(node.shape)}"
+
+
+def convert_feed(node, value):
+    """The fed value as an array of the placeholder's dtype, or a FeedError saying what is wrong."""
+    expected = node.dtype
+    if isinstance(value, (np.ndarray, np.generic)):
+        array = np.asarray(value)
+        if _FAMILY.get(array.dtype.kind) != _FAMILY.get(expected.kind):
+            raise FeedError(
+                f"input '{node.name}': expected {_FAMILY.get(expected.kind, expected.kind)} data "
+                f"({_describe(node)}), got an array of dtype {array.dtype} with shape {fmt_shape(array.shape)}"
+            )
+    else:
+        # Python numbers and lists are 'weak', as in NumPy 2: ints may feed a float input.
+        array = np.asarray(value)
+        if array.dtype == object or (
+            not np.can_cast(array.dtype, expected, casting="same_kind")
+        ):
+            raise FeedError(
+                f"input '{node.name}': expected {_describe(node)}, got {type(value).__name__} "
+                f"holding {array.dtype} data"
+            )
+    shape = array.shape
+    if len(shape) != len(node.shape) or any(d is not None and d != s for d, s in zip(node.shape, shape)):
+        raise FeedError(
+            f"input '{node.name}': expected shape {fmt_shape(node.shape)} ({_describe(node)}), "
+            f"got shape {fmt_shape(shape)}"
+        )
+    if array.dtype != expected:
+        array = array.astype(expected)
+    return array
+
+
+def bind_feeds(inputs, args, kwargs):
+    """Map placeholder id -> checked array from positional and keyword arguments."""
+    names = [x.name for x in inputs]
+    if len(args) > len(inputs):
+        raise FeedError(f"expected at most {len(inputs)} inputs ({', '.join(names)}), got {len(args)} positional")
+    given = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise FeedError(f"unknown input name '{key}'; the inputs are: {', '.join(names) or '(none)'}")
+        if key in given:
+            raise FeedError(f"input '{key}' given both by position and by name")
+        given[key] = value
+    missing = [x for x in inputs if x.name not in given]
+    if missing:
+        shown = ", ".join(f"'{x.name}' ({_describe(x)})" for x in missing)
+        raise FeedError(f"missing input {shown}")
+    return {id(x): convert_feed(x, given[x.name]) for x in inputs}

@@ -1,0 +1,13 @@
+"""Looking at graphs before they are compiled."""
+from graphc.ir.graph import Graph, toposort
+from graphc.ir.node import Node
+
+
+def debugprint(nodes):
+    """The unoptimized graph of a node (or list of nodes) as text, one node a line."""
+    roots = [nodes] if isinstance(nodes, Node) else list(nodes)
+    for root in roots:
+        if not isinstance(root, Node):
+            raise TypeError(f"debugprint: expected graph nodes, got {type(root).__name__}")
+    inputs = [n for n in toposort(roots) if n.op.name == "placeholder"]
+    return str(Graph(inputs, roots))

@@ -1,0 +1,68 @@
+"""One entry point for every op call: `apply(op, *args, **attrs)`.
+
+It returns a graph node if any argument is a node, an eager tensor if any is a tensor (eager mode
+registers itself here), and otherwise computes eagerly on the plain values. Python scalars are
+'weak' (NumPy 2): they take the dtype of the arrays they meet, so a Python float does not widen a
+float32 node.
+"""
+import numbers
+
+import numpy as np
+
+from .types import weak_scalar_dtype
+
+# (class, handler) pairs in priority order: graph nodes win over eager tensors.
+_FRONTENDS = []
+
+
+def compute_plain(op, args, attrs):
+    """Run an op right away on arrays/scalars (no graph, no tape); returns an ndarray."""
+    args = resolve_weak_scalars(args, plain_dtype) if op.elementwise else args
+    arrays = [np.asarray(a) for a in args]
+    attrs = op.normalize(arrays, dict(attrs))
+    op.infer(arrays, attrs)  # same shape errors as graph mode
+    return np.asarray(op.impl(*arrays, **attrs))
+
+
+_PLAIN_HANDLER = [compute_plain]
+
+
+def register_frontend(cls, handler, priority):
+    _FRONTENDS.append((priority, cls, handler))
+    _FRONTENDS.sort(key=lambda entry: entry[0])
+
+
+def register_plain_handler(handler):
+    """What to do when no argument is a node or tensor (eager mode: compute, return a tensor)."""
+    _PLAIN_HANDLER[0] = handler
+
+
+def is_python_scalar(value):
+    return isinstance(value, (bool, int, float, complex)) and not isinstance(value, np.generic)
+
+
+def resolve_weak_scalars(args, dtype_of):
+    """Turn Python scalars into 0-d arrays of the dtype NumPy 2 gives them next to the others."""
+    strong = [dtype_of(a) for a in args if a is not None and not is_python_scalar(a)]
+    if not any(is_python_scalar(a) for a in args):
+        return list(args)
+    return [
+        np.asarray(a, dtype=weak_scalar_dtype(a, strong)) if is_python_scalar(a) else a
+        for a in args
+    ]
+
+
+def plain_dtype(value):
+    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        return value.dtype
+    if isinstance(value, numbers.Number):
+        return np.asarray(value).dtype
+    return np.asarray(value).dtype
+
+
+def apply(op, *args, **attrs):
+    for _, cls, handler in _FRONTENDS:
+        for a in args:
+            if isinstance(a, cls):
+                return handler(op, args, attrs)
+    return _PLAIN_HANDLER[0](op, args, attrs)

@@ -1,0 +1,17 @@
+"""The errors graphc raises for user mistakes. Each names what was wrong, where, and what was expected."""
+
+
+class GraphcError(Exception):
+    """Base class of graphc's own errors."""
+
+
+class ShapeError(GraphcError, ValueError):
+    """Known sizes that contradict each other, found while building a node."""
+
+
+class FeedError(GraphcError, ValueError):
+    """A compiled function was called with a missing, unknown, mis-shaped or mis-typed input."""
+
+
+class GradientError(GraphcError, ValueError):
+    """A gradient was asked for that cannot be computed (e.g. only non-differentiable paths)."""

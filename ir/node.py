@@ -1,0 +1,134 @@
+"""Graph nodes: immutable, single-output, compared by identity. Each keeps the user's file:line."""
+import itertools
+
+import numpy as np
+
+from .dispatch import apply, is_python_scalar, plain_dtype, register_frontend, resolve_weak_scalars
+from .errors import GraphcError, ShapeError
+from .operators import OperatorMixin
+from .source import user_site
+from .types import fmt_shape
+
+_ids = itertools.count()
+
+
+class Node(OperatorMixin):
+    """A value in a graph: the output of `op` applied to `inputs` with `attrs`."""
+
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "name", "site", "id", "__weakref__")
+
+    def __init__(self, op, inputs, attrs, shape, dtype, name=None, site=None):
+        self.op = op
+        self.inputs = tuple(inputs)
+        self.attrs = attrs
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+        self.name = name
+        self.site = site if site is not None else user_site()
+        self.id = next(_ids)
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def label(self):
+        """How listings and errors refer to this node."""
+        return self.name if self.name else f"%{self.id}"
+
+    def __repr__(self):
+        return (
+            f"<Node {self.label}: {self.op.name} {self.dtype.name}{fmt_shape(self.shape)} "
+            f"at {self.site}>"
+        )
+
+    def __bool__(self):
+        raise TypeError(
+            f"the truth value of graph node {self.label} ({self.op.name}, built at {self.site}) "
+            "is only known when the graph runs; use gc.where(cond, a, b) instead of `if`/`and`/`or`"
+        )
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError(
+            f"graph node {self.label} (built at {self.site}) has no value until it is compiled and "
+            "run; use gc.compile([...], node) to get arrays"
+        )
+
+    def __len__(self):
+        if not self.shape:
+            raise TypeError("len() of a 0-d node")
+        if self.shape[0] is None:
+            raise TypeError(f"len() of node {self.label}: its first dimension is only known at run time")
+        return self.shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+
+class Variable(Node):
+    """A parameter: a graph leaf whose current value is kept between calls (`.value`)."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value, name=None):
+        from .ops.sources import VARIABLE
+
+        array = np.array(value)  # copies: the caller's array must not alias the state
+        super().__init__(VARIABLE, (), {}, array.shape, array.dtype, name=name or None)
+        self._value = array
+
+    @property
+    def value(self):
+        return self._value
+
+    @value.setter
+    def value(self, new):
+        array = np.asarray(new)
+        if array.shape != self.shape:
+            raise ShapeError(
+                f"Variable {self.label}: cannot assign a value of shape {fmt_shape(array.shape)}; "
+                f"expected {fmt_shape(self.shape)}"
+            )
+        if not np.can_cast(array.dtype, self.dtype, casting="same_kind"):
+            raise TypeError(
+                f"Variable {self.label}: cannot assign a {array.dtype} value to a {self.dtype} variable"
+            )
+        self._value = np.array(array, dtype=self.dtype)
+
+    def __repr__(self):
+        return f"<Variable {self.label}: {self.dtype.name}{fmt_shape(self.shape)}>"
+
+
+def as_node(value, dtype=None):
+    """Wrap a non-node value (array, scalar, eager tensor) as a constant node."""
+    if isinstance(value, Node):
+        return value
+    from .ops.sources import constant
+
+    data = getattr(value, "_graphc_array", None)
+    if data is not None:  # an eager tensor: take its current data as a constant
+        value = data()
+    return constant(value, dtype=dtype)
+
+
+def _dtype_of(value):
+    return value.dtype if isinstance(value, Node) or hasattr(value, "_graphc_array") else plain_dtype(value)
+
+
+def build_node(op, args, attrs):
+    """The graph frontend of `apply`: constants for non-nodes, then inference, then the node."""
+    site = user_site()
+    args = resolve_weak_scalars(args, _dtype_of) if op.elementwise else args
+    inputs = [a if isinstance(a, Node) else as_node(a) for a in args]
+    try:
+        attrs = op.normalize(inputs, dict(attrs))
+        shape, dtype = op.infer(inputs, attrs)
+    except GraphcError as err:
+        raise type(err)(f"{err} [built at {site}]") from None
+    except TypeError as err:
+        raise TypeError(f"{err} [built at {site}]") from None
+    return Node(op, inputs, attrs, shape, dtype, site=site)
+
+
+register_frontend(Node, build_node, priority=0)

@@ -1,0 +1,14 @@
+"""Every op's public function, by name. Each op is declared once in one of these modules."""
+from .elementwise import (  # noqa: F401
+    abs, add, astype, clip, cos, div, equal, exp, expm1, greater, greater_equal, less, less_equal,
+    log, log1p, maximum, minimum, mul, neg, not_equal, pow, relu, sigmoid, sign, sin, sqrt, square,
+    stop_gradient, sub, tanh, where,
+)
+from .indexing import gather, getitem, index_select  # noqa: F401
+from .linalg import matmul, transpose  # noqa: F401
+from .nn import cross_entropy, log_softmax, softmax  # noqa: F401
+from .reductions import argmax, logsumexp, max, mean, min, sum  # noqa: F401
+from .shape import (  # noqa: F401
+    broadcast_to, concatenate, expand_dims, reshape, squeeze, stack, zeros_like,
+)
+from .sources import constant, placeholder  # noqa: F401

@@ -1,0 +1,515 @@
+"""Broadcasting elementwise ops.
+
+A unary op declares its derivative once (`deriv`), which gives both its VJP (g * deriv) and its
+JVP (t * deriv). `scalar` is the expression the fusion pass inlines into a loop body; the names
+it uses (vm_exp, ...) are provided by the numba backend's math library.
+"""
+import numpy as np
+
+from ..dispatch import apply
+from ..registry import Op, register
+from ..types import broadcast_shapes, ufunc_result_dtype
+from . import shape as shp
+
+
+class Elementwise(Op):
+    elementwise = True
+    broadcasts = True
+    ufunc = None  # the NumPy ufunc whose type rules (and usually implementation) this op follows
+
+    def infer(self, inputs, attrs):
+        shape = broadcast_shapes(*(x.shape for x in inputs), op=self.name)
+        return shape, ufunc_result_dtype(self.ufunc, tuple(x.dtype for x in inputs))
+
+    def impl(self, *args):
+        return self.ufunc(*args)
+
+    def unbroadcast_needed(self, index, inputs):
+        # The output dim equals x's unless another input may be larger there: x's dim is 1, or
+        # x's dim is unknown (maybe 1 at run time) while another input's is not known to be 1.
+        x = inputs[index]
+        rank = max(len(v.shape) for v in inputs)
+        if len(x.shape) < rank:
+            return True
+        for axis, d in enumerate(x.shape):
+            others = [v.shape[axis - rank] for v in inputs if v is not x and len(v.shape) >= rank - axis]
+            if d == 1 and any(o != 1 for o in others):
+                return True
+            if d is None and any(o != 1 for o in others):
+                return True
+        return False
+
+
+class Unary(Elementwise):
+    def deriv(self, x, out):
+        raise NotImplementedError
+
+    def vjp(self, g, out, x):
+        return (mul(g, self.deriv(x, out)),)
+
+    def jvp(self, tangents, out, x):
+        return mul(tangents[0], self.deriv(x, out))
+
+
+class FloatUnary(Unary):
+    """Ops defined only for real/complex inputs (ints are promoted to float64, as in NumPy)."""
+
+
+@register
+class NEG(Unary):
+    name, ufunc, scalar, linear = "neg", np.negative, "(-{0})", True
+
+    def vjp(self, g, out, x):
+        return (neg(g),)
+
+    def jvp(self, tangents, out, x):
+        return neg(tangents[0])
+
+
+@register
+class EXP(FloatUnary):
+    name, ufunc, scalar = "exp", np.exp, "vm_exp({0})"
+
+    def deriv(self, x, out):
+        return out
+
+
+@register
+class LOG(FloatUnary):
+    name, ufunc, scalar = "log", np.log, "vm_log({0})"
+
+    def vjp(self, g, out, x):
+        return (div(g, x),)
+
+    def jvp(self, tangents, out, x):
+        return div(tangents[0], x)
+
+
+@register
+class LOG1P(FloatUnary):
+    name, ufunc, scalar = "log1p", np.log1p, "vm_log1p({0})"
+
+    def vjp(self, g, out, x):
+        return (div(g, add(x, 1)),)
+
+    def jvp(self, tangents, out, x):
+        return div(tangents[0], add(x, 1))
+
+
+@register
+class EXPM1(FloatUnary):
+    name, ufunc, scalar = "expm1", np.expm1, "vm_expm1({0})"
+
+    def deriv(self, x, out):
+        return add(out, 1)
+
+
+@register
+class SQRT(FloatUnary):
+    name, ufunc, scalar = "sqrt", np.sqrt, "vm_sqrt({0})"
+
+    def vjp(self, g, out, x):
+        return (div(g, mul(out, 2)),)
+
+    def jvp(self, tangents, out, x):
+        return div(tangents[0], mul(out, 2))
+
+
+@register
+class SQUARE(Unary):
+    name, ufunc, scalar = "square", np.square, "({0} * {0})"
+
+    def deriv(self, x, out):
+        return mul(x, 2)
+
+
+@register
+class ABS(Unary):
+    name, ufunc, scalar = "abs", np.abs, "abs({0})"
+
+    def deriv(self, x, out):
+        return sign(x)
+
+
+@register
+class SIGN(Unary):
+    name, ufunc, scalar = "sign", np.sign, "vm_sign({0})"
+
+    # sign is flat wherever it is differentiable: a zero gradient, as in PyTorch.
+    def vjp(self, g, out, x):
+        return (shp.zeros_like(g),)
+
+    def jvp(self, tangents, out, x):
+        return None
+
+
+@register
+class SIN(FloatUnary):
+    name, ufunc, scalar = "sin", np.sin, "vm_sin({0})"
+
+    def deriv(self, x, out):
+        return cos(x)
+
+
+@register
+class COS(FloatUnary):
+    name, ufunc, scalar = "cos", np.cos, "vm_cos({0})"
+
+    def deriv(self, x, out):
+        return neg(sin(x))
+
+
+@register
+class TANH(FloatUnary):
+    name, ufunc, scalar = "tanh", np.tanh, "vm_tanh({0})"
+
+    def deriv(self, x, out):
+        return sub(1, square(out))
+
+
+@register
+class SIGMOID(FloatUnary):
+    name, ufunc, scalar = "sigmoid", np.exp, "vm_sigmoid({0})"
+
+    def impl(self, x):
+        # exp(-|x|) never overflows; the two branches give full relative accuracy on each side.
+        with np.errstate(over="ignore"):
+            e = np.exp(-np.abs(x))
+        return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(e.dtype, copy=False)
+
+    def deriv(self, x, out):
+        return mul(out, sub(1, out))
+
+
+@register
+class RELU(Unary):
+    name, ufunc, scalar = "relu", np.maximum, "vm_relu({0})"
+
+    def infer(self, inputs, attrs):
+        (x,) = inputs
+        return x.shape, x.dtype
+
+    def impl(self, x):
+        return np.maximum(x, x.dtype.type(0))
+
+    def vjp(self, g, out, x):
+        return (where(greater(out, 0), g, 0),)
+
+    def jvp(self, tangents, out, x):
+        return where(greater(out, 0), tangents[0], 0)
+
+
+neg = lambda x: apply(NEG, x)  # noqa: E731 (one line per op reads as a table)
+exp = lambda x: apply(EXP, x)  # noqa: E731
+log = lambda x: apply(LOG, x)  # noqa: E731
+log1p = lambda x: apply(LOG1P, x)  # noqa: E731
+expm1 = lambda x: apply(EXPM1, x)  # noqa: E731
+sqrt = lambda x: apply(SQRT, x)  # noqa: E731
+square = lambda x: apply(SQUARE, x)  # noqa: E731
+abs = lambda x: apply(ABS, x)  # noqa: E731
+sign = lambda x: apply(SIGN, x)  # noqa: E731
+sin = lambda x: apply(SIN, x)  # noqa: E731
+cos = lambda x: apply(COS, x)  # noqa: E731
+tanh = lambda x: apply(TANH, x)  # noqa: E731
+sigmoid = lambda x: apply(SIGMOID, x)  # noqa: E731
+relu = lambda x: apply(RELU, x)  # noqa: E731
+
+
+# ---- binary ------------------------------------------------------------------------------------
+# VJP rules return thunks: the central caller evaluates only the gradients that are needed, so
+# eager backward does not compute, say, log(x) for a constant exponent.
+
+def _plus(a, b):
+    """Sum of two tangents where None means zero."""
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return add(a, b)
+
+
+@register
+class ADD(Elementwise):
+    name, ufunc, scalar, linear = "add", np.add, "({0} + {1})", True
+
+    def vjp(self, g, out, x, y):
+        return (g, g)
+
+    def jvp(self, tangents, out, x, y):
+        return _plus(*tangents)
+
+
+@register
+class SUB(Elementwise):
+    name, ufunc, scalar, linear = "sub", np.subtract, "({0} - {1})", True
+
+    def vjp(self, g, out, x, y):
+        return (g, lambda: neg(g))
+
+    def jvp(self, tangents, out, x, y):
+        tx, ty = tangents
+        return neg(ty) if tx is None else (tx if ty is None else sub(tx, ty))
+
+
+@register
+class MUL(Elementwise):
+    name, ufunc, scalar = "mul", np.multiply, "({0} * {1})"
+
+    def vjp(self, g, out, x, y):
+        return (lambda: mul(g, y), lambda: mul(g, x))
+
+    def jvp(self, tangents, out, x, y):
+        tx, ty = tangents
+        return _plus(None if tx is None else mul(tx, y), None if ty is None else mul(x, ty))
+
+
+@register
+class DIV(Elementwise):
+    name, ufunc, scalar, backward_name = "div", np.true_divide, "({0} / {1})", "Div"
+
+    def vjp(self, g, out, x, y):
+        return (lambda: div(g, y), lambda: neg(div(mul(g, out), y)))
+
+    def jvp(self, tangents, out, x, y):
+        tx, ty = tangents
+        return _plus(None if tx is None else div(tx, y), None if ty is None else neg(div(mul(ty, out), y)))
+
+
+@register
+class POW(Elementwise):
+    name, ufunc, scalar = "pow", np.power, "vm_pow({0}, {1})"
+
+    def _dx(self, x, y):
+        return mul(y, pow(x, sub(y, 1)))
+
+    def _dy(self, x, y, out):
+        # d/dy x**y = x**y log x; at x == 0 the limit is 0 (PyTorch's convention), not nan.
+        return where(equal(x, 0), 0, mul(out, log(x)))
+
+    def vjp(self, g, out, x, y):
+        return (lambda: mul(g, self._dx(x, y)), lambda: mul(g, self._dy(x, y, out)))
+
+    def jvp(self, tangents, out, x, y):
+        tx, ty = tangents
+        return _plus(
+            None if tx is None else mul(tx, self._dx(x, y)),
+            None if ty is None else mul(ty, self._dy(x, y, out)),
+        )
+
+
+class _Extremum(Elementwise):
+    """maximum/minimum: ties split the gradient evenly between both sides (as JAX does)."""
+
+    wins = None  # the comparison under which x is the chosen side
+
+    def _share(self, g, x, y):
+        return where(self.wins(x, y), g, where(equal(x, y), mul(g, 0.5), 0))
+
+    def vjp(self, g, out, x, y):
+        return (lambda: self._share(g, x, y), lambda: self._share(g, y, x))
+
+    def jvp(self, tangents, out, x, y):
+        tx, ty = tangents
+        return _plus(
+            None if tx is None else self._share(tx, x, y),
+            None if ty is None else self._share(ty, y, x),
+        )
+
+
+@register
+class MAXIMUM(_Extremum):
+    name, ufunc, scalar = "maximum", np.maximum, "vm_maximum({0}, {1})"
+    wins = staticmethod(lambda x, y: greater(x, y))
+
+
+@register
+class MINIMUM(_Extremum):
+    name, ufunc, scalar = "minimum", np.minimum, "vm_minimum({0}, {1})"
+    wins = staticmethod(lambda x, y: less(x, y))
+
+
+add = lambda x, y: apply(ADD, x, y)  # noqa: E731
+sub = lambda x, y: apply(SUB, x, y)  # noqa: E731
+mul = lambda x, y: apply(MUL, x, y)  # noqa: E731
+div = lambda x, y: apply(DIV, x, y)  # noqa: E731
+pow = lambda x, y: apply(POW, x, y)  # noqa: E731
+maximum = lambda x, y: apply(MAXIMUM, x, y)  # noqa: E731
+minimum = lambda x, y: apply(MINIMUM, x, y)  # noqa: E731
+
+
+# ---- comparisons: boolean results, no gradient path -------------------------------------------
+class Comparison(Elementwise):
+    differentiable = False
+
+    def vjp(self, g, out, x, y):
+        return (None, None)
+
+    def jvp(self, tangents, out, x, y):
+        return None
+
+
+@register
+class LESS(Comparison):
+    name, ufunc, scalar = "less", np.less, "({0} < {1})"
+
+
+@register
+class LESS_EQUAL(Comparison):
+    name, ufunc, scalar = "less_equal", np.less_equal, "({0} <= {1})"
+
+
+@register
+class GREATER(Comparison):
+    name, ufunc, scalar = "greater", np.greater, "({0} > {1})"
+
+
+@register
+class GREATER_EQUAL(Comparison):
+    name, ufunc, scalar = "greater_equal", np.greater_equal, "({0} >= {1})"
+
+
+@register
+class EQUAL(Comparison):
+    name, ufunc, scalar = "equal", np.equal, "({0} == {1})"
+
+
+@register
+class NOT_EQUAL(Comparison):
+    name, ufunc, scalar = "not_equal", np.not_equal, "({0} != {1})"
+
+
+less = lambda x, y: apply(LESS, x, y)  # noqa: E731
+less_equal = lambda x, y: apply(LESS_EQUAL, x, y)  # noqa: E731
+greater = lambda x, y: apply(GREATER, x, y)  # noqa: E731
+greater_equal = lambda x, y: apply(GREATER_EQUAL, x, y)  # noqa: E731
+equal = lambda x, y: apply(EQUAL, x, y)  # noqa: E731
+not_equal = lambda x, y: apply(NOT_EQUAL, x, y)  # noqa: E731
+
+
+# ---- selection -------------------------------------------------------------------------------
+@register
+class WHERE(Elementwise):
+    name, scalar = "where", "({1} if {0} else {2})"
+    nondiff_inputs = (0,)
+
+    def infer(self, inputs, attrs):
+        cond, x, y = inputs
+        shape = broadcast_shapes(cond.shape, x.shape, y.shape, op=self.name)
+        return shape, np.result_type(x.dtype, y.dtype)
+
+    def impl(self, cond, x, y):
+        return np.where(cond, x, y)
+
+    def vjp(self, g, out, cond, x, y):
+        return (None, lambda: where(cond, g, 0), lambda: where(cond, 0, g))
+
+    def jvp(self, tangents, out, cond, x, y):
+        _, tx, ty = tangents
+        if tx is None and ty is None:
+            return None
+        return where(cond, 0 if tx is None else tx, 0 if ty is None else ty)
+
+
+def where(cond, x, y):
+    return apply(WHERE, cond, x, y)
+
+
+@register
+class CLIP(Elementwise):
+    """clip(x, lo, hi) = min(max(x, lo), hi). The gradient passes where lo <= x <= hi."""
+
+    name, ufunc, scalar, backward_name = "clip", np.clip, "vm_clip({0}, {1}, {2})", "Clamp"
+
+    def infer(self, inputs, attrs):
+        shape = broadcast_shapes(*(x.shape for x in inputs), op=self.name)
+        return shape, np.result_type(*(x.dtype for x in inputs))
+
+    def impl(self, x, lo, hi):
+        return np.minimum(np.maximum(x, lo), hi)
+
+    def vjp(self, g, out, x, lo, hi):
+        return (
+            lambda: where(less(x, lo), 0, where(greater(x, hi), 0, g)),
+            lambda: where(less(x, lo), g, 0),
+            lambda: where(greater(x, hi), g, 0),
+        )
+
+    def jvp(self, tangents, out, x, lo, hi):
+        tx, tlo, thi = tangents
+        inside = None if tx is None else where(less(x, lo), 0, where(greater(x, hi), 0, tx))
+        below = None if tlo is None else where(less(x, lo), tlo, 0)
+        above = None if thi is None else where(greater(x, hi), thi, 0)
+        return _plus(_plus(inside, below), above)
+
+
+def clip(x, lo=None, hi=None):
+    """Limit x to [lo, hi]; a missing bound is no bound."""
+    if lo is None and hi is None:
+        raise ValueError("clip: give at least one of lo and hi")
+    dtype = np.dtype(getattr(x, "dtype", None) or np.asarray(x).dtype)
+    if dtype.kind in "fc":
+        lowest, highest = -np.inf, np.inf
+    elif dtype.kind in "iu":
+        lowest, highest = np.iinfo(dtype).min, np.iinfo(dtype).max
+    else:
+        raise TypeError(f"clip: expected a numeric array, got dtype {dtype}")
+    return apply(
+        CLIP,
+        x,
+        np.asarray(lowest, dtype) if lo is None else lo,
+        np.asarray(highest, dtype) if hi is None else hi,
+    )
+
+
+# ---- casts and gradient barriers -------------------------------------------------------------
+@register
+class CAST(Op):
+    name, elementwise, backward_name = "cast", True, "ToCopy"
+    scalar = "{dtype}({0})"
+
+    def normalize(self, inputs, attrs):
+        return {"dtype": np.dtype(attrs["dtype"])}
+
+    def blocks_gradient(self, attrs):
+        # Casting to an integer or bool type cuts the derivative: an error if it is the only path.
+        return attrs["dtype"].kind not in "fc"
+
+    def infer(self, inputs, attrs):
+        return inputs[0].shape, attrs["dtype"]
+
+    def impl(self, x, *, dtype):
+        return np.asarray(x).astype(dtype)
+
+    def vjp(self, g, out, x, *, dtype):
+        return (astype(g, x.dtype),)
+
+    def jvp(self, tangents, out, x, *, dtype):
+        return None if self.blocks_gradient({"dtype": dtype}) else astype(tangents[0], dtype)
+
+
+def astype(x, dtype):
+    return apply(CAST, x, dtype=dtype)
+
+
+@register
+class STOP_GRADIENT(Op):
+    """Identity whose gradient is zero (graph-mode `detach`)."""
+
+    name, elementwise, scalar = "stop_gradient", True, "{0}"
+    nondiff_inputs = (0,)
+
+    def infer(self, inputs, attrs):
+        return inputs[0].shape, inputs[0].dtype
+
+    def impl(self, x):
+        return x
+
+    def vjp(self, g, out, x):
+        return (None,)
+
+    def jvp(self, tangents, out, x):
+        return None
+
+
+def stop_gradient(x):
+    return apply(STOP_GRADIENT, x)

@@ -1,0 +1,98 @@
+"""matmul (NumPy semantics: 1-D promotion, broadcast batch dimensions) and transpose."""
+import numpy as np
+
+from ..dispatch import apply
+from ..errors import ShapeError
+from ..registry import Op, register
+from ..types import broadcast_shapes, fmt_shape, ufunc_result_dtype
+from . import elementwise as ew
+from . import shape as shp
+
+
+@register
+class MATMUL(Op):
+    name, broadcasts, backward_name = "matmul", True, "Mm"
+
+    def infer(self, inputs, attrs):
+        x, y = inputs
+        if x.ndim == 0 or y.ndim == 0:
+            raise ShapeError(
+                f"matmul: operands must have at least 1 dimension; got {fmt_shape(x.shape)} @ {fmt_shape(y.shape)}"
+            )
+        k1 = x.shape[-1]
+        k2 = y.shape[-2] if y.ndim >= 2 else y.shape[0]
+        if k1 is not None and k2 is not None and k1 != k2:
+            raise ShapeError(
+                f"matmul: shapes {fmt_shape(x.shape)} and {fmt_shape(y.shape)} do not align: "
+                f"{k1} (last dim of the left) != {k2} (the right's contraction dim)"
+            )
+        batch = broadcast_shapes(x.shape[:-2], y.shape[:-2], op=self.name)
+        rows = (x.shape[-2],) if x.ndim >= 2 else ()
+        cols = (y.shape[-1],) if y.ndim >= 2 else ()
+        return batch + rows + cols, ufunc_result_dtype(np.matmul, (x.dtype, y.dtype))
+
+    def impl(self, x, y):
+        return np.matmul(x, y)
+
+    def unbroadcast_needed(self, index, inputs):
+        return any(v.ndim > 2 for v in inputs)  # only batch dimensions broadcast
+
+    def vjp(self, g, out, x, y):
+        if x.ndim == 1 and y.ndim == 1:
+            return (lambda: ew.mul(g, y), lambda: ew.mul(g, x))
+        if x.ndim == 1:  # (k) @ (..., k, n) -> (..., n)
+            return (
+                lambda: shp.squeeze(matmul(y, shp.expand_dims(g, -1)), -1),
+                lambda: ew.mul(shp.expand_dims(x, -1), shp.expand_dims(g, -2)),
+            )
+        if y.ndim == 1:  # (..., m, k) @ (k) -> (..., m)
+            return (
+                lambda: ew.mul(shp.expand_dims(g, -1), y),
+                lambda: shp.squeeze(matmul(shp.expand_dims(g, -2), x), -2),
+            )
+        return (lambda: matmul(g, swap_last(y)), lambda: matmul(swap_last(x), g))
+
+    def jvp(self, tangents, out, x, y):
+        tx, ty = tangents
+        return ew._plus(None if tx is None else matmul(tx, y), None if ty is None else matmul(x, ty))
+
+
+def matmul(x, y):
+    return apply(MATMUL, x, y)
+
+
+@register
+class TRANSPOSE(Op):
+    name, linear, backward_name = "transpose", True, "Permute"
+
+    def normalize(self, inputs, attrs):
+        rank = inputs[0].ndim
+        axes = attrs.get("axes")
+        if axes is None:
+            return {"axes": tuple(reversed(range(rank)))}
+        axes = tuple(int(a) for a in axes)
+        if len(axes) != rank or sorted(a % rank for a in axes) != list(range(rank)):
+            raise ShapeError(f"transpose: axes {axes} are not a permutation of the {rank} axes")
+        return {"axes": tuple(a % rank for a in axes)}
+
+    def infer(self, inputs, attrs):
+        return tuple(inputs[0].shape[a] for a in attrs["axes"]), inputs[0].dtype
+
+    def impl(self, x, *, axes):
+        return np.transpose(x, axes)
+
+    def vjp(self, g, out, x, *, axes):
+        return (transpose(g, tuple(np.argsort(axes).tolist())),)
+
+
+def transpose(x, axes=None):
+    return apply(TRANSPOSE, x, axes=axes)
+
+
+def swap_last(x):
+    """Swap the last two axes (the matrix transpose of a batch of matrices)."""
+    axes = list(range(x.ndim))
+    axes[-2], axes[-1] = axes[-1], axes[-2]
+    return transpose(x, axes)
+
+

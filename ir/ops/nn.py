@@ -1,0 +1,132 @@
+"""Neural-net ops with stable implementations and gradients (not compositions to be rescued)."""
+import numpy as np
+
+from ..dispatch import apply
+from ..errors import ShapeError
+from ..registry import Op, register
+from ..types import float_dtype_for, fmt_shape, normalize_axis
+from . import elementwise as ew
+from . import reductions as red
+
+
+class _AlongAxis(Op):
+    def normalize(self, inputs, attrs):
+        (axis,) = normalize_axis(attrs.get("axis", -1), inputs[0].ndim, self.name)
+        return {"axis": axis}
+
+    def infer(self, inputs, attrs):
+        return inputs[0].shape, float_dtype_for(inputs[0].dtype)
+
+
+@register
+class SOFTMAX(_AlongAxis):
+    name = "softmax"
+
+    def impl(self, x, *, axis):
+        x = np.asarray(x, dtype=float_dtype_for(x.dtype))
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+        return e / np.sum(e, axis=axis, keepdims=True)
+
+    def vjp(self, g, out, x, *, axis):
+        return (ew.mul(out, ew.sub(g, red.sum(ew.mul(g, out), axis, True))),)
+
+    def jvp(self, tangents, out, x, *, axis):
+        (t,) = tangents
+        return ew.mul(out, ew.sub(t, red.sum(ew.mul(t, out), axis, True)))
+
+
+@register
+class LOG_SOFTMAX(_AlongAxis):
+    name = "log_softmax"
+
+    def impl(self, x, *, axis):
+        x = np.asarray(x, dtype=float_dtype_for(x.dtype))
+        return x - red.LOGSUMEXP.impl(x, axis=(axis,), keepdims=True)
+
+    def vjp(self, g, out, x, *, axis):
+        return (ew.sub(g, ew.mul(ew.exp(out), red.sum(g, axis, True))),)
+
+    def jvp(self, tangents, out, x, *, axis):
+        (t,) = tangents
+        return ew.sub(t, red.sum(ew.mul(ew.exp(out), t), axis, True))
+
+
+def softmax(x, axis=-1):
+    return apply(SOFTMAX, x, axis=axis)
+
+
+def log_softmax(x, axis=-1):
+    return apply(LOG_SOFTMAX, x, axis=axis)
+
+
+@register
+class CROSS_ENTROPY(Op):
+    """Mean over the batch of -log softmax(logits)[i, labels[i]]; logits (N, C), labels (N,) ints."""
+
+    name, backward_name = "cross_entropy", "NllLoss"
+    nondiff_inputs = (1,)
+
+    def infer(self, inputs, attrs):
+        logits, labels = inputs
+        if logits.ndim != 2 or labels.ndim != 1:
+            raise ShapeError(
+                f"cross_entropy: expected logits of shape (N, C) and labels of shape (N,); got "
+                f"{fmt_shape(logits.shape)} and {fmt_shape(labels.shape)}"
+            )
+        if np.dtype(labels.dtype).kind not in "iu":
+            raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {labels.dtype}")
+        n, m = logits.shape[0], labels.shape[0]
+        if n is not None and m is not None and n != m:
+            raise ShapeError(
+                f"cross_entropy: {n} rows of logits {fmt_shape(logits.shape)} but {m} labels {fmt_shape(labels.shape)}"
+            )
+        return (), float_dtype_for(logits.dtype)
+
+    def impl(self, logits, labels):
+        logp = LOG_SOFTMAX.impl(logits, axis=1)
+        if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
+            raise IndexError(
+                f"cross_entropy: labels must lie in [0, {logits.shape[1]}), got values from "
+                f"{labels.min()} to {labels.max()}"
+            )
+        return np.asarray(-np.mean(logp[np.arange(len(labels)), labels]))
+
+    def _dlogits(self, logits, labels):
+        probs = softmax(logits, -1)
+        batch = red.axis_size(logits, (0,), probs.dtype)
+        return ew.div(ew.sub(probs, one_hot_like(labels, probs)), batch)
+
+    def vjp(self, g, out, logits, labels):
+        return (ew.mul(self._dlogits(logits, labels), g), None)
+
+    def jvp(self, tangents, out, logits, labels):
+        return red.sum(ew.mul(self._dlogits(logits, labels), tangents[0]))
+
+
+def cross_entropy(logits, labels):
+    return apply(CROSS_ENTROPY, logits, labels)
+
+
+@register
+class ONE_HOT_LIKE(Op):
+    """One-hot rows for integer labels, with as many classes (and the dtype) as ref's last axis."""
+
+    name = "one_hot_like"
+    nondiff_inputs = (0, 1)
+
+    def infer(self, inputs, attrs):
+        labels, ref = inputs
+        return labels.shape + (ref.shape[-1],), ref.dtype
+
+    def impl(self, labels, ref):
+        return (np.expand_dims(labels, -1) == np.arange(np.shape(ref)[-1])).astype(ref.dtype)
+
+    def vjp(self, g, out, labels, ref):
+        return (None, None)
+
+    def jvp(self, tangents, out, labels, ref):
+        return None
+
+
+def one_hot_like(labels, ref):
+    return apply(ONE_HOT_LIKE, labels, ref)

@@ -1,0 +1,212 @@
+"""Reductions over axes (None = all), plus the two run-time-shape helpers that undo broadcasting."""
+import math
+
+import numpy as np
+
+from ..dispatch import apply
+from ..errors import ShapeError
+from ..registry import Op, register
+from ..types import float_dtype_for, fmt_shape, normalize_axis, reduced_shape, reduction_dtype
+from . import elementwise as ew
+from . import shape as shp
+
+
+def _restore_axes(g, axes, keepdims):
+    """Put the reduced axes back (as size 1) so g broadcasts against the input."""
+    return g if keepdims or not axes else shp.expand_dims(g, axes)
+
+
+class Reduction(Op):
+    reducer = None  # np.sum, np.mean, ...
+
+    def normalize(self, inputs, attrs):
+        axes = normalize_axis(attrs.get("axis"), inputs[0].ndim, self.name)
+        return {"axis": axes, "keepdims": bool(attrs.get("keepdims", False))}
+
+    def infer(self, inputs, attrs):
+        x = inputs[0]
+        return reduced_shape(x.shape, attrs["axis"], attrs["keepdims"]), reduction_dtype(self.reducer, x.dtype)
+
+    def impl(self, x, *, axis, keepdims):
+        return np.asarray(self.reducer(x, axis=axis, keepdims=keepdims))
+
+
+def _reduction_fn(op):
+    def reduce(x, axis=None, keepdims=False):
+        return apply(op, x, axis=axis, keepdims=keepdims)
+
+    reduce.__name__ = op.name
+    return reduce
+
+
+@register
+class SUM(Reduction):
+    name, reducer, linear = "sum", staticmethod(np.sum), True
+
+    def vjp(self, g, out, x, *, axis, keepdims):
+        return (shp.broadcast_like(_restore_axes(g, axis, keepdims), x),)
+
+
+@register
+class MEAN(Reduction):
+    name, reducer, linear = "mean", staticmethod(np.mean), True
+
+    def vjp(self, g, out, x, *, axis, keepdims):
+        spread = shp.broadcast_like(_restore_axes(g, axis, keepdims), x)
+        return (ew.div(spread, axis_size(x, axis, g.dtype)),)
+
+
+class _Extreme(Reduction):
+    """max/min: the gradient is shared evenly among the tied extreme elements."""
+
+    def _mask(self, out, x, axis, keepdims, dtype):
+        hit = ew.astype(ew.equal(x, _restore_axes(out, axis, keepdims)), dtype)
+        return ew.div(hit, sum(hit, axis, True))
+
+    def vjp(self, g, out, x, *, axis, keepdims):
+        return (ew.mul(_restore_axes(g, axis, keepdims), self._mask(out, x, axis, keepdims, g.dtype)),)
+
+    def jvp(self, tangents, out, x, *, axis, keepdims):
+        weights = self._mask(out, x, axis, keepdims, tangents[0].dtype)
+        return sum(ew.mul(tangents[0], weights), axis, keepdims)
+
+
+@register
+class MAX(_Extreme):
+    name, reducer, backward_name = "max", staticmethod(np.max), "Amax"
+
+
+@register
+class MIN(_Extreme):
+    name, reducer, backward_name = "min", staticmethod(np.min), "Amin"
+
+
+@register
+class LOGSUMEXP(Reduction):
+    name, reducer = "logsumexp", staticmethod(np.sum)
+
+    def infer(self, inputs, attrs):
+        x = inputs[0]
+        return reduced_shape(x.shape, attrs["axis"], attrs["keepdims"]), float_dtype_for(x.dtype)
+
+    def impl(self, x, *, axis, keepdims):
+        x = np.asarray(x, dtype=float_dtype_for(x.dtype))
+        if x.size == 0:
+            return np.asarray(np.log(np.sum(np.exp(x), axis=axis, keepdims=keepdims)))
+        peak = np.max(x, axis=axis, keepdims=True)
+        # An all -inf (or +inf) slice has no finite shift; shifting by 0 keeps -inf (inf) exact.
+        peak = np.where(np.isfinite(peak), peak, 0)
+        with np.errstate(divide="ignore"):
+            total = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
+        return np.asarray(total if keepdims else np.squeeze(total, axis=axis))
+
+    def _weights(self, out, x, axis, keepdims):
+        return ew.exp(ew.sub(x, _restore_axes(out, axis, keepdims)))
+
+    def vjp(self, g, out, x, *, axis, keepdims):
+        return (ew.mul(_restore_axes(g, axis, keepdims), self._weights(out, x, axis, keepdims)),)
+
+    def jvp(self, tangents, out, x, *, axis, keepdims):
+        return sum(ew.mul(tangents[0], self._weights(out, x, axis, keepdims)), axis, keepdims)
+
+
+@register
+class ARGMAX(Op):
+    name, differentiable = "argmax", False
+
+    def normalize(self, inputs, attrs):
+        axis = attrs.get("axis")
+        if axis is not None:
+            if not isinstance(axis, (int, np.integer)):
+                raise TypeError(f"argmax: axis must be None or an int, got {axis!r}")
+            (axis,) = normalize_axis(axis, inputs[0].ndim, self.name)
+        return {"axis": axis, "keepdims": bool(attrs.get("keepdims", False))}
+
+    def infer(self, inputs, attrs):
+        x = inputs[0]
+        axes = tuple(range(x.ndim)) if attrs["axis"] is None else (attrs["axis"],)
+        return reduced_shape(x.shape, axes, attrs["keepdims"]), np.dtype(np.int64)
+
+    def impl(self, x, *, axis, keepdims):
+        return np.asarray(np.argmax(x, axis=axis, keepdims=keepdims), dtype=np.int64)
+
+    def vjp(self, g, out, x, **attrs):
+        return (None,)
+
+    def jvp(self, tangents, out, x, **attrs):
+        return None
+
+
+sum = _reduction_fn(SUM)
+mean = _reduction_fn(MEAN)
+max = _reduction_fn(MAX)
+min = _reduction_fn(MIN)
+logsumexp = _reduction_fn(LOGSUMEXP)
+argmax = _reduction_fn(ARGMAX)
+
+
+# ---- run-time shape helpers used by gradient rules --------------------------------------------
+def unbroadcast_array(g, shape):
+    """Sum g down to `shape` (NumPy broadcasting undone)."""
+    g = np.asarray(g)
+    if g.shape == tuple(shape):
+        return g
+    lead = g.ndim - len(shape)
+    if lead < 0:
+        raise ShapeError(f"sum_like: cannot reduce shape {fmt_shape(g.shape)} to {fmt_shape(shape)}")
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, d in enumerate(shape) if d == 1 and g.shape[lead + i] != 1
+    )
+    summed = np.sum(g, axis=axes, keepdims=True) if axes else g
+    return summed.reshape(shape)
+
+
+@register
+class SUM_LIKE(Op):
+    """Sum g down to the run-time shape of `ref` (the gradient of broadcasting)."""
+
+    name, linear, backward_name = "sum_like", True, "SumToSize"
+    nondiff_inputs = (1,)
+
+    def infer(self, inputs, attrs):
+        g, ref = inputs
+        if g.ndim < ref.ndim:
+            raise ShapeError(f"sum_like: {fmt_shape(g.shape)} has fewer dims than {fmt_shape(ref.shape)}")
+        return ref.shape, g.dtype
+
+    def impl(self, g, ref):
+        return unbroadcast_array(g, ref.shape)
+
+    def vjp(self, gg, out, g, ref):
+        return (shp.broadcast_like(gg, g), None)
+
+
+def sum_like(g, ref):
+    return apply(SUM_LIKE, g, ref)
+
+
+@register
+class AXIS_SIZE(Op):
+    """The number of elements along `axis` of x at run time, as a 0-d array of `dtype`."""
+
+    name = "axis_size"
+    nondiff_inputs = (0,)
+
+    def normalize(self, inputs, attrs):
+        return {"axis": tuple(attrs["axis"]), "dtype": np.dtype(attrs["dtype"])}
+
+    def infer(self, inputs, attrs):
+        return (), attrs["dtype"]
+
+    def impl(self, x, *, axis, dtype):
+        return np.asarray(math.prod(x.shape[a] for a in axis), dtype=dtype)
+
+    def vjp(self, g, out, x, **attrs):
+        return (None,)
+
+    def jvp(self, tangents, out, x, **attrs):
+        return None
+
+
+def axis_size(x, axis, dtype):
+    return apply(AXIS_SIZE, x, axis=axis, dtype=dtype)

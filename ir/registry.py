@@ -1,0 +1,114 @@
+"""The op registry. Each op is declared once, in ir/ops/, as a subclass of `Op`.
+
+An op declares its attributes' normalization, shape/dtype inference, NumPy reference
+implementation, VJP and JVP rules (written with other ops, so they serve graph autodiff, eager
+backward and higher-order gradients alike), and, for elementwise ops, a scalar expression that
+the fusion pass inlines into loops.
+"""
+import numpy as np
+
+OPS = {}
+
+
+def register(cls):
+    """Class decorator: instantiate the op once and enter it into OPS under its name."""
+    op = cls()
+    if op.name in OPS:
+        raise ValueError(f"op {op.name!r} is declared twice")
+    OPS[op.name] = op
+    return op
+
+
+def camel(name):
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+class Op:
+    name = None
+    # A gradient that can only reach an input through this op's output is an error, naming the op
+    # (argmax, comparisons, casts to integers): users asked for loud failures over silent zeros.
+    differentiable = True
+    # Input positions that carry no gradient by meaning (a `where` condition, indices, a tensor
+    # whose only role is to supply a run-time shape). They are simply not gradient paths.
+    nondiff_inputs = ()
+    # Broadcasting elementwise: fusible, and its input gradients are un-broadcast centrally.
+    elementwise = False
+    # Ops whose gradients may carry extra broadcast dimensions (elementwise, matmul batches).
+    broadcasts = False
+    # The op is linear in all its differentiable inputs: JVP is the op applied to the tangents.
+    linear = False
+    # Eager `grad_fn` name stem (PyTorch prints MulBackward0); defaults to CamelCase of name.
+    backward_name = None
+
+    # ---- declared per op -------------------------------------------------------------------
+    def normalize(self, inputs, attrs):
+        """Validate and canonicalize attributes given the input types. Returns attrs."""
+        return attrs
+
+    def infer(self, inputs, attrs):
+        """Return (shape, dtype) of the output; raise ShapeError/TypeError on bad inputs."""
+        raise NotImplementedError(self.name)
+
+    def impl(self, *args, **attrs):
+        """NumPy reference implementation on ndarrays."""
+        raise NotImplementedError(self.name)
+
+    def vjp(self, g, out, *inputs, **attrs):
+        """Cotangents of the inputs (None where there is none), built from ops."""
+        raise NotImplementedError(f"op {self.name} has no gradient rule")
+
+    def jvp(self, tangents, out, *inputs, **attrs):
+        """Tangent of the output given input tangents (None for a zero tangent)."""
+        if self.linear:
+            from .ops.shape import zeros_like
+
+            filled = [
+                t if t is not None else (x if i in self.nondiff_inputs else zeros_like(x))
+                for i, (t, x) in enumerate(zip(tangents, inputs))
+            ]
+            return self.function_for_jvp(*filled, **attrs)
+        raise NotImplementedError(f"op {self.name} has no forward-mode (JVP) rule")
+
+    def function_for_jvp(self, *inputs, **attrs):
+        from .dispatch import apply
+
+        return apply(self, *inputs, **attrs)
+
+    # scalar expression for fusion: a format string over input names, e.g. "({0} * {1})"
+    scalar = None
+
+    # ---- derived ---------------------------------------------------------------------------
+    def blocks_gradient(self, attrs):
+        return not self.differentiable
+
+    def unbroadcast_needed(self, index, inputs):
+        """Could input `index`'s gradient (shaped like the output) be larger than the input?"""
+        return self.broadcasts
+
+    def is_nondiff_input(self, index):
+        return index in self.nondiff_inputs
+
+    @property
+    def grad_fn_name(self):
+        return (self.backward_name or camel(self.name)) + "Backward0"
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+
+def attrs_key(attrs):
+    """A hashable, deterministic form of an attrs dict (for CSE and cache keys)."""
+    def freeze(v):
+        if isinstance(v, np.ndarray):
+            return ("ndarray", v.dtype.str, v.shape, v.tobytes())
+        if isinstance(v, (list, tuple)):
+            return tuple(freeze(x) for x in v)
+        if isinstance(v, dict):
+            return tuple(sorted((k, freeze(x)) for k, x in v.items()))
+        if isinstance(v, slice):
+            return ("slice", v.start, v.stop, v.step)
+        if isinstance(v, np.dtype):
+            return ("dtype", v.str)
+        return v
+
+    return tuple(sorted((k, freeze(v)) for k, v in attrs.items()))

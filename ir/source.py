@@ -1,0 +1,35 @@
+"""Find the user's file:line that is building a node, skipping graphc's own frames."""
+import os
+import sys
+
+# The installed package maps ir/, passes/ and backends/ under graphc/, but a source checkout keeps
+# them side by side; both layouts must count as "inside graphc".
+_HERE = os.path.dirname(os.path.abspath(__file__))
+_PARENT = os.path.dirname(_HERE)
+if os.path.basename(_PARENT) == "graphc":  # installed: everything lives under graphc/
+    _INTERNAL_ROOTS = (_PARENT + os.sep,)
+else:  # source checkout: the four package folders, not tests/ or examples/
+    _INTERNAL_ROOTS = tuple(
+        os.path.join(_PARENT, name) + os.sep for name in ("graphc", "ir", "passes", "backends")
+    )
+
+
+def _is_internal(filename):
+    return os.path.abspath(filename).startswith(_INTERNAL_ROOTS)
+
+
+_internal_cache = {}
+
+
+def user_site():
+    """Return 'file:line' of the innermost frame outside graphc, or '<unknown>'."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        internal = _internal_cache.get(filename)
+        if internal is None:
+            internal = _internal_cache[filename] = _is_internal(filename)
+        if not internal:
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "<unknown>"

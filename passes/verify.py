@@ -1,0 +1,70 @@
+"""verify=True: after each pass, run the graph before and after it with the reference backend on
+the same random feeds, and name the pass and the first node whose values diverge."""
+import numpy as np
+
+from graphc.backends.numpy_backend import run_node
+from graphc.ir.errors import GraphcError
+
+RUNTIME_SIZE = 3  # the size given to every None dimension in the random feeds
+
+
+class VerificationError(GraphcError, AssertionError):
+    pass
+
+
+def random_feeds(graph, seed=0):
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for x in graph.inputs:
+        shape = tuple(RUNTIME_SIZE if d is None else d for d in x.shape)
+        if x.dtype.kind in "fc":
+            feeds[id(x)] = rng.standard_normal(shape).astype(x.dtype)
+        elif x.dtype.kind in "iu":
+            feeds[id(x)] = rng.integers(0, 2, size=shape).astype(x.dtype)
+        else:
+            feeds[id(x)] = rng.integers(0, 2, size=shape).astype(bool)
+    return feeds
+
+
+def _all_values(graph, feeds):
+    values = {}
+    for node in graph.nodes:
+        if node.op.name == "placeholder":
+            values[id(node)] = feeds[id(node)]
+        elif node.op.name == "variable":
+            values[id(node)] = node.value
+        else:
+            values[id(node)] = np.asarray(run_node(node, values))
+    return values
+
+
+def _close(a, b, rtol):
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc" or b.dtype.kind in "fc":
+        return bool(np.allclose(a, b, rtol=rtol, atol=rtol, equal_nan=True))
+    return bool(np.array_equal(a, b))
+
+
+def check_pass(name, before, after, rtol=1e-6):
+    feeds = random_feeds(before)
+    with np.errstate(all="ignore"):
+        old = _all_values(before, feeds)
+        new = _all_values(after, feeds)
+    by_site = {}
+    for node in before.nodes:
+        by_site.setdefault((node.site, node.op.name, node.shape), node)
+    for node in after.nodes:
+        twin = by_site.get((node.site, node.op.name, node.shape))
+        if twin is not None and not _close(old[id(twin)], new[id(node)], rtol):
+            raise VerificationError(
+                f"pass '{name}' changed the value of {node.op.name} (built at {node.site}): "
+                f"max difference {np.max(np.abs(np.asarray(old[id(twin)], float) - np.asarray(new[id(node)], float)))}"
+            )
+    for i, (a, b) in enumerate(zip(before.outputs, after.outputs)):
+        if not _close(old[id(a)], new[id(b)], rtol):
+            raise VerificationError(f"pass '{name}' changed output {i} ({a.op.name} built at {a.site})")
+    for var in before.updates:
+        if not _close(old[id(before.updates[var])], new[id(after.updates[var])], rtol):
+            raise VerificationError(f"pass '{name}' changed the update of variable {var.label}")
