@@ -3,7 +3,10 @@
 Every other execution path (the optimizing pipeline, the numba backend, eager mode) is checked
 against this one.
 """
+import numpy as np
+
 from graphc.ir.errors import GraphcError
+from graphc.ir.types import check_none_dims
 
 
 class ExecutionError(GraphcError, RuntimeError):
@@ -14,7 +17,11 @@ def run_node(node, values):
     """Evaluate one node given the values of its inputs (by node id)."""
     args = [values[id(x)] for x in node.inputs]
     try:
-        return node.op.impl(*args, **node.attrs)
+        result = node.op.impl(*args, **node.attrs)
+        if node.op.elementwise and any(None in x.shape for x in node.inputs):
+            check_none_dims([x.shape for x in node.inputs], [np.shape(a) for a in args], np.shape(result),
+                            node.op.name, node.site)
+        return result
     except GraphcError:
         raise
     except Exception as err:  # name the node: a bare NumPy error says nothing about the model

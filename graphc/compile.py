@@ -95,7 +95,7 @@ def _owned(array):
 
 def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verify=False):
     """Compile a graph from `inputs` (placeholders) to `outputs`, applying `updates` per call."""
-    from graphc.passes.pipeline import run_pipeline
+    from graphc.passes.pipeline import PIPELINES, run_pipeline
     from graphc.passes.verify import check_pass
 
     start = time.perf_counter()
@@ -118,9 +118,13 @@ def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verif
     stats = CompileStats()
     stats.backend = backend
     stats.nodes_before = len(graph.nodes)
+    engine = BACKENDS[backend]()
+    check = check_pass if verify else None
     if optimize:
-        graph = run_pipeline(graph, "default", stats, verify=check_pass if verify else None)
+        graph = run_pipeline(graph, PIPELINES["default"], stats, verify=check)
+    # Lowering passes (fusion) are how a backend executes, so they run even without optimize.
+    graph = run_pipeline(graph, getattr(engine, "passes", []), stats, verify=check)
     stats.nodes_after = len(graph.nodes)
-    runner = BACKENDS[backend]().prepare(graph, stats)
+    runner = engine.prepare(graph, stats)
     stats.compile_time = time.perf_counter() - start
     return CompiledFunction(graph, runner, stats, single)

@@ -11,6 +11,8 @@ class CompileStats:
         self.backend = None
         self.cache = []  # dicts: kernel, hit (bool), why
         self.slow_paths = []  # human-readable notes on anything not fused/compiled
+        self.numpy_ops = {}  # op name -> count of nodes the backend runs with NumPy
+        self.kernel_compile_time = 0.0
 
     def record_pass(self, name, before, after, seconds):
         self.passes.append({"name": name, "nodes_before": before, "nodes_after": after, "seconds": seconds})
@@ -37,6 +39,8 @@ class CompileStats:
             "cache_hits": self.cache_hits,
             "cache_misses": self.cache_misses,
             "slow_paths": list(self.slow_paths),
+            "numpy_ops": dict(self.numpy_ops),
+            "kernel_compile_time": self.kernel_compile_time,
         }
 
     def __str__(self):

@@ -28,6 +28,8 @@ def toposort(roots):
 def _attr_text(node):
     parts = []
     for key, value in node.attrs.items():
+        if key == "kernel":
+            continue  # a fused kernel lists its ops on the lines below
         if key == "value":
             value = np.asarray(value)
             text = np.array2string(value, threshold=6, precision=4) if value.size <= 6 else f"<{value.size} values>"
@@ -43,10 +45,11 @@ def describe(node, labels):
     attrs = _attr_text(node)
     call = ", ".join(args + ([attrs] if attrs else []))
     text = f"{labels[id(node)]} = {node.op.name}({call}) : {node.dtype.name}{fmt_shape(node.shape)}"
-    extra = getattr(node, "listing_extra", None)
+    text += f"  @ {node.site}"
+    extra = getattr(node.op, "listing_extra", None)
     if extra:
-        text += "\n" + "\n".join("      " + line for line in extra(labels))
-    return text + f"  @ {node.site}"
+        text += "\n" + "\n".join("      " + line for line in extra(node, labels))
+    return text
 
 
 class Graph:

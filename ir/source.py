@@ -1,4 +1,5 @@
 """Find the user's file:line that is building a node, skipping graphc's own frames."""
+import contextlib
 import os
 import sys
 
@@ -21,8 +22,23 @@ def _is_internal(filename):
 _internal_cache = {}
 
 
+_override = []
+
+
+@contextlib.contextmanager
+def site_override(site):
+    """Nodes built inside take `site`: a rewrite's new nodes keep the user's line they replace."""
+    _override.append(site)
+    try:
+        yield
+    finally:
+        _override.pop()
+
+
 def user_site():
     """Return 'file:line' of the innermost frame outside graphc, or '<unknown>'."""
+    if _override:
+        return _override[-1]
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename

@@ -92,3 +92,22 @@ def float_dtype_for(dtype):
 
 def is_float(dtype):
     return np.dtype(dtype).kind in "fc"
+
+
+def check_none_dims(static_shapes, runtime_shapes, out_shape, what, site):
+    """A None dimension never broadcasts implicitly: at run time it must equal the result's size.
+
+    Gradients are built on that assumption (they only sum back over size-1 dimensions), so a
+    violation is an error rather than a silently wrong gradient.
+    """
+    rank = len(out_shape)
+    for k, (static, runtime) in enumerate(zip(static_shapes, runtime_shapes)):
+        lead = rank - len(runtime)
+        for axis, d in enumerate(static):
+            if d is None and runtime[axis] != out_shape[lead + axis]:
+                raise ShapeError(
+                    f"{what}: input {k} has shape {fmt_shape(static)} and is {fmt_shape(runtime)} at run "
+                    f"time, so its dimension {axis} (declared None) would broadcast to "
+                    f"{out_shape[lead + axis]}; graphc does not broadcast None dimensions implicitly. "
+                    f"Declare that dimension as 1 or use gc.broadcast_to (built at {site})"
+                )

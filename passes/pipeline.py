@@ -5,9 +5,21 @@ import time
 
 from .constant_fold import constant_fold
 from .cse import cse
+from .dce import dce
+from .simplify import simplify
+from .stabilize import stabilize
 
+# canonicalize (constant folding, CSE) first, so that the local rules see shared subexpressions
+# and literal constants; DCE last drops what the rewrites orphaned.
 PIPELINES = {
-    "default": [("constant_fold", constant_fold), ("cse", cse)],
+    "default": [
+        ("stabilize", stabilize),
+        ("constant_fold", constant_fold),
+        ("cse", cse),
+        ("simplify", simplify),
+        ("cse_again", cse),
+        ("dce", dce),
+    ],
     "none": [],
 }
 
@@ -18,8 +30,9 @@ def register_pass(pipeline, name, fn, after=None):
     passes.insert(index, (name, fn))
 
 
-def run_pipeline(graph, pipeline, stats, verify=None):
-    for name, fn in PIPELINES[pipeline]:
+def run_pipeline(graph, passes, stats, verify=None):
+    """Run (name, fn) passes in order, recording each in `stats`; `verify(name, before, after)`."""
+    for name, fn in passes:
         before = len(graph.nodes)
         start = time.perf_counter()
         result = fn(graph)

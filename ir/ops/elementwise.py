@@ -25,17 +25,14 @@ class Elementwise(Op):
         return self.ufunc(*args)
 
     def unbroadcast_needed(self, index, inputs):
-        # The output dim equals x's unless another input may be larger there: x's dim is 1, or
-        # x's dim is unknown (maybe 1 at run time) while another input's is not known to be 1.
+        # Only a size-1 (or missing) dimension broadcasts. A None dimension is taken to equal the
+        # sizes it meets, as PyTensor does; backends check that at run time (check_runtime_shapes).
         x = inputs[index]
         rank = max(len(v.shape) for v in inputs)
         if len(x.shape) < rank:
             return True
         for axis, d in enumerate(x.shape):
-            others = [v.shape[axis - rank] for v in inputs if v is not x and len(v.shape) >= rank - axis]
-            if d == 1 and any(o != 1 for o in others):
-                return True
-            if d is None and any(o != 1 for o in others):
+            if d == 1 and any(v.shape[axis - rank] != 1 for v in inputs if len(v.shape) >= rank - axis):
                 return True
         return False
 
@@ -183,7 +180,7 @@ class SIGMOID(FloatUnary):
 
 @register
 class RELU(Unary):
-    name, ufunc, scalar = "relu", np.maximum, "vm_relu({0})"
+    name, ufunc, scalar = "relu", np.maximum, "vm_relu({0}, {zero})"
 
     def infer(self, inputs, attrs):
         (x,) = inputs
@@ -465,7 +462,7 @@ def clip(x, lo=None, hi=None):
 @register
 class CAST(Op):
     name, elementwise, backward_name = "cast", True, "ToCopy"
-    scalar = "{dtype}({0})"
+    scalar = "{cast}({0})"
 
     def normalize(self, inputs, attrs):
         return {"dtype": np.dtype(attrs["dtype"])}

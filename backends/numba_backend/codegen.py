@@ -1,0 +1,105 @@
+"""Source code of fused kernels: one loop nest per kernel variant.
+
+A variant is the kernel specialized to a run-time layout: the rank after coalescing, which inputs
+are scalars, which input dimensions broadcast (index 0), and which dimensions a reduction folds.
+dtypes are not in the source: numba specializes on them, so one source serves all dtypes.
+"""
+import numpy as np
+
+REDUCE_COMBINE = {
+    "sum": "({acc} + {val})",
+    "mean": "({acc} + {val})",
+    "max": "vm_maximum({acc}, {val})",
+    "min": "vm_minimum({acc}, {val})",
+}
+
+
+def numpy_type_name(dtype):
+    dtype = np.dtype(dtype)
+    return "np.bool_" if dtype.kind == "b" else f"np.{dtype.name}"
+
+
+def scalar_expression(node, args):
+    """The op's scalar template filled in with argument variable names."""
+    template = node.op.scalar
+    if node.op.name == "pow" and node.dtype.kind in "iu":
+        template = "({0} ** {1})"  # vm_pow is the floating-point power
+    cast = numpy_type_name(node.dtype)
+    return template.format(*args, zero=f"{cast}(0)", cast=cast)
+
+
+class Variant:
+    """Layout of one kernel call. inputs[k] is 'scalar' or a tuple of per-dim broadcast flags."""
+
+    def __init__(self, rank, inputs, reduced):
+        self.rank = rank
+        self.inputs = tuple(inputs)
+        self.reduced = tuple(reduced)  # per dim: folded by the reduction (all False if none)
+
+    def key(self):
+        return (self.rank, self.inputs, self.reduced)
+
+
+def kernel_body(kernel, variant, indent):
+    """Lines computing the root's (pre-reduction) value `val` at the current loop indices."""
+    names = {}
+    lines = []
+    loop_index = [f"i{d}" for d in range(variant.rank)]
+    for k, (x, kind) in enumerate(zip(kernel.inputs, variant.inputs)):
+        if kind == "scalar":
+            names[id(x)] = f"a{k}"
+        else:
+            index = ", ".join("0" if flag else loop_index[d] for d, flag in enumerate(kind))
+            lines.append(f"v{k} = a{k}[{index}]")
+            names[id(x)] = f"v{k}"
+    members = kernel.members[:-1] if kernel.reduce else kernel.members
+    for j, node in enumerate(members):
+        expr = scalar_expression(node, [names[id(x)] for x in node.inputs])
+        lines.append(f"t{j} = {numpy_type_name(node.dtype)}({expr})")
+        names[id(node)] = f"t{j}"
+    if kernel.reduce:
+        root = kernel.root
+        lines.append(f"val = {numpy_type_name(root.dtype)}({names[id(root.inputs[0])]})")
+    else:
+        lines.append(f"val = {names[id(kernel.root)]}")
+    return [" " * indent + line for line in lines]
+
+
+def kernel_source(kernel, variant, name):
+    """Python source of `def name(shape, a0, a1, ..., out)`; `out` is pre-filled for reductions."""
+    rank = variant.rank
+    args = ", ".join(["shape"] + [f"a{k}" for k in range(len(kernel.inputs))] + ["out"])
+    lines = [f"def {name}({args}):"]
+    for d in range(rank):
+        lines.append(f"    n{d} = shape[{d}]")
+    if rank == 0:
+        lines += kernel_body(kernel, variant, 4)
+        if kernel.reduce:
+            combine = REDUCE_COMBINE[kernel.root.op.name].format(acc="out[()]", val="val")
+            lines.append(f"    out[()] = {combine}")
+        else:
+            lines.append("    out[()] = val")
+        return "\n".join(lines) + "\n"
+    out_index = ", ".join(
+        "0" if variant.reduced[d] else f"i{d}" for d in range(rank)
+    )
+    inner_reduced = kernel.reduce and variant.reduced[rank - 1]
+    for d in range(rank):
+        pad = "    " * (d + 1)
+        if d == rank - 1 and inner_reduced:
+            # Fold the innermost dimension in a local: the compiler cannot keep out[...] in a
+            # register (it may alias an input), and a local chain is what LLVM optimizes best.
+            out_slot = ", ".join("0" if variant.reduced[e] else f"i{e}" for e in range(rank - 1)) or ""
+            lines.append(f"{pad}acc = out[{out_slot + (', ' if out_slot else '')}0]")
+        lines.append(f"{pad}for i{d} in range(n{d}):")
+    pad = "    " * (rank + 1)
+    lines += kernel_body(kernel, variant, len(pad))
+    if not kernel.reduce:
+        lines.append(f"{pad}out[{out_index}] = val")
+    elif inner_reduced:
+        lines.append(f"{pad}acc = {REDUCE_COMBINE[kernel.root.op.name].format(acc='acc', val='val')}")
+        lines.append(f"{'    ' * rank}out[{out_index}] = acc")
+    else:
+        combine = REDUCE_COMBINE[kernel.root.op.name].format(acc=f"out[{out_index}]", val="val")
+        lines.append(f"{pad}out[{out_index}] = {combine}")
+    return "\n".join(lines) + "\n"

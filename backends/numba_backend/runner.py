@@ -1,0 +1,222 @@
+"""Running one fused kernel: plan the loop layout for the input shapes, reuse buffers, thread.
+
+A plan is cached per tuple of input shapes, so a steady-state call costs a dict lookup, the
+numba dispatch and, for large sizes, handing halves of the work to a thread pool (kernels are
+compiled with nogil, so the threads run truly in parallel, without numba's slower-to-compile
+parallel mode).
+"""
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from graphc.ir.types import check_none_dims, reduced_shape
+
+from .codegen import Variant, kernel_source
+from .kernel_cache import load_kernel
+
+# Below this many loop iterations a second thread costs more than it saves.
+PARALLEL_THRESHOLD = 1 << 16
+_pool = []
+
+
+def _threads():
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _executor():
+    if not _pool:
+        _pool.append(ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="graphc"))
+    return _pool[0]
+
+
+def _init_value(op_name, dtype):
+    if op_name in ("sum", "mean"):
+        return 0
+    if dtype.kind == "f":
+        return -np.inf if op_name == "max" else np.inf
+    info = np.iinfo(dtype)
+    return info.min if op_name == "max" else info.max
+
+
+def coalesce(shape, flags, reduced):
+    """Merge adjacent dims that every input broadcasts (or not) alike; drop size-1 dims."""
+    groups = []  # (size, per-input flags, reduced)
+    for d, size in enumerate(shape):
+        if size == 1:
+            continue
+        col = tuple(f[d] for f in flags)
+        if groups and groups[-1][1] == col and groups[-1][2] == reduced[d]:
+            groups[-1][0] *= size
+        else:
+            groups.append([size, col, reduced[d]])
+    return groups
+
+
+class Plan:
+    """How to call the kernel for one combination of input shapes."""
+
+    def __init__(self, runner, shapes):
+        kernel = runner.kernel
+        self.runner = runner
+        full = np.broadcast_shapes(*shapes)
+        check_none_dims([x.shape for x in kernel.inputs], shapes, full, "fused kernel " + " -> ".join(kernel.ops()),
+                        kernel.root.site)
+        rank = len(full)
+        self.full_shape = full
+        axes = kernel.root.attrs["axis"] if kernel.reduce else ()
+        reduced = [d in axes for d in range(rank)]
+        padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+        scalar = [math.prod(s) == 1 for s in shapes]
+        flags = [tuple(p[d] == 1 and full[d] != 1 for d in range(rank)) for p in padded]
+        groups = coalesce(full, flags, reduced)
+        self.loop_shape = tuple(g[0] for g in groups)
+        self.empty = 0 in full
+        kinds = []
+        self.input_shapes = []
+        for k in range(len(shapes)):
+            if scalar[k]:
+                kinds.append("scalar")
+                self.input_shapes.append(None)
+            else:
+                kinds.append(tuple(g[1][k] for g in groups))
+                self.input_shapes.append(tuple(1 if g[1][k] else g[0] for g in groups))
+        red = tuple(g[2] for g in groups)
+        self.variant = Variant(len(groups), kinds, red)
+        if kernel.reduce:
+            self.out_loop_shape = tuple(1 if r else n for n, r in zip(self.loop_shape, red))
+            self.result_shape = reduced_shape(full, axes, kernel.root.attrs["keepdims"])
+            self.count = math.prod(full[d] for d in axes)
+        else:
+            self.out_loop_shape = self.loop_shape
+            self.result_shape = full
+        self.fn = runner.function_for(self.variant)
+        size = math.prod(self.loop_shape)
+        self.split = size >= PARALLEL_THRESHOLD and self.loop_shape and self.loop_shape[0] >= 2 and _threads() > 1
+        self.buffer = None
+
+    def arguments(self, arrays):
+        args = []
+        for a, target in zip(arrays, self.input_shapes):
+            if target is None:
+                args.append(a.reshape(-1)[0])
+            else:
+                args.append(np.ascontiguousarray(a).reshape(target))
+        return args
+
+    def output(self, persistent):
+        """The result array (owning its memory, in the node's shape) and its loop-shaped view."""
+        if persistent and self.buffer is not None:
+            return self.buffer
+        result = np.empty(self.result_shape, self.runner.dtype)
+        pair = (result, result.reshape(self.out_loop_shape))
+        if persistent:
+            self.buffer = pair
+        return pair
+
+    def run(self, arrays, persistent):
+        kernel = self.runner.kernel
+        if self.empty:
+            return kernel_reference(kernel, arrays)
+        args = self.arguments(arrays)
+        result, out = self.output(persistent)
+        if kernel.reduce:
+            out.fill(_init_value(kernel.root.op.name, out.dtype))
+        if self.split:
+            self._run_split(args, out)
+        else:
+            self.fn(self.loop_shape, *args, out)
+        if kernel.reduce and kernel.root.op.name == "mean":
+            np.divide(out, self.count, out=out)
+        return result
+
+    def _run_split(self, args, out):
+        n = self.loop_shape[0]
+        parts = _threads()
+        bounds = [n * i // parts for i in range(parts + 1)]
+        reduced_first = self.variant.reduced[0] if self.variant.reduced else False
+        jobs, outs = [], []
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            if lo == hi:
+                continue
+            sub = [a if kind == "scalar" or kind[0] else a[lo:hi] for a, kind in zip(args, self.variant.inputs)]
+            shape = (hi - lo,) + self.loop_shape[1:]
+            if reduced_first:  # each thread folds its rows into its own partial result
+                part = np.full_like(out, _init_value(self.runner.kernel.root.op.name, out.dtype))
+                outs.append(part)
+            else:
+                part = out[lo:hi]
+            jobs.append(_executor().submit(self.fn, shape, *sub, part))
+        for job in jobs:
+            job.result()
+        if reduced_first:
+            combine = {"sum": np.add, "mean": np.add, "max": np.maximum, "min": np.minimum}
+            ufunc = combine[self.runner.kernel.root.op.name]
+            out[...] = outs[0]
+            for part in outs[1:]:
+                ufunc(out, part, out=out)
+
+
+def kernel_reference(kernel, arrays):
+    """Empty inputs: NumPy's semantics (errors for max of nothing, 0 for sum) via the reference."""
+    from graphc.passes.fusion import FUSED
+
+    return FUSED.impl(*arrays, kernel=kernel)
+
+
+class KernelRunner:
+    def __init__(self, kernel, stats, persistent):
+        self.kernel = kernel
+        self.dtype = kernel.root.dtype
+        self.stats = stats
+        self.persistent = persistent  # may reuse its output buffer across calls
+        self.plans = {}
+        self.functions = {}
+        self.sources = {}
+
+    def function_for(self, variant):
+        key = variant.key()
+        fn = self.functions.get(key)
+        if fn is None:
+            name = f"kernel_{len(self.functions)}"
+            source = kernel_source(self.kernel, variant, "kernel")
+            fn, on_disk = load_kernel(source, "kernel")
+            self.functions[key] = fn
+            self.sources[key] = source
+            self.stats.cache.append(
+                {
+                    "kernel": " -> ".join(self.kernel.ops()),
+                    "hit": on_disk,
+                    "why": "kernel source seen before" if on_disk else "new kernel source (first compile)",
+                    "name": name,
+                }
+            )
+        return fn
+
+    @property
+    def source(self):
+        """The generated source of each variant compiled so far (readable, kept for inspection)."""
+        return "\n".join(self.sources.values())
+
+    def plan(self, arrays):
+        shapes = tuple(a.shape for a in arrays)
+        plan = self.plans.get(shapes)
+        if plan is None:
+            plan = self.plans[shapes] = Plan(self, shapes)
+        return plan
+
+    def __call__(self, *arrays):
+        return self.plan(arrays).run(arrays, self.persistent)
+
+    def warm(self, example_arrays):
+        """Compile (or load from the disk cache) the variant these example inputs need."""
+        plan = self.plan(example_arrays)
+        if plan.empty:
+            return
+        args = plan.arguments(example_arrays)
+        _, out = plan.output(False)
+        import numba
+
+        sig = tuple(numba.typeof(a) for a in [plan.loop_shape] + args + [out])
+        plan.fn.compile(sig)

@@ -1,0 +1,165 @@
+"""Elementwise fusion, with reductions fused onto the chain that feeds them.
+
+The rule (after tinygrad): a fusible node joins the kernel of its consumer when it has exactly
+one consumer, that consumer is in a kernel, and its shape is the kernel's iteration shape. A
+reduction (sum/mean/max/min) ends a kernel: its iteration shape is its input's, so `sum(x * y)`
+makes no temporary. Everything else is a kernel boundary, and each kernel records why each of
+its inputs is one (shown in the graph listing).
+"""
+import numpy as np
+
+from graphc.ir.graph import Graph
+from graphc.ir.node import Node
+from graphc.ir.registry import Op
+from graphc.ir.types import fmt_shape
+
+from .rewrite import clone_with_inputs
+
+REDUCTIONS = ("sum", "mean", "max", "min")
+_SCALAR_KINDS = "biuf"
+
+
+def _scalar_dtype(dtype):
+    # numba has no float16 and the kernels no complex support: those stay on NumPy.
+    return dtype.kind in _SCALAR_KINDS and not (dtype.kind == "f" and dtype.itemsize < 4)
+
+
+def _fusible(node):
+    return (
+        node.op.elementwise
+        and node.op.scalar is not None
+        and _scalar_dtype(node.dtype)
+        and all(_scalar_dtype(x.dtype) for x in node.inputs)
+    )
+
+
+def _reducible(node):
+    return (
+        node.op.name in REDUCTIONS
+        and node.dtype.kind in "iuf"
+        and _scalar_dtype(node.dtype)
+        and _scalar_dtype(node.inputs[0].dtype)
+    )
+
+
+class Kernel:
+    """A fused region: `members` in topological order, ending at `root`."""
+
+    def __init__(self, root):
+        self.root = root
+        self.reduce = root.op.name in REDUCTIONS
+        self.iter_shape = root.inputs[0].shape if self.reduce else root.shape
+        self.members = [root]
+        self.inputs = []  # external input nodes (of the original graph)
+        self.reasons = []  # why each input is a boundary, aligned with inputs
+
+    def ops(self):
+        return [m.op.name for m in self.members]
+
+    def listing(self, input_labels):
+        lines = [f"kernel over {fmt_shape(self.iter_shape)}: " + " -> ".join(self.ops())]
+        for label, why in zip(input_labels, self.reasons):
+            lines.append(f"in {label}: {why}")
+        return lines
+
+
+class FusedOp(Op):
+    """A fused kernel in the graph. Its reference implementation replays the member ops."""
+
+    name = "fused"
+
+    def listing_extra(self, node, labels):
+        return node.attrs["kernel"].listing([labels[id(x)] for x in node.inputs])
+
+    def infer(self, inputs, attrs):
+        root = attrs["kernel"].root
+        return root.shape, root.dtype
+
+    def impl(self, *args, kernel):
+        values = {id(x): a for x, a in zip(kernel.inputs, args)}
+        for node in kernel.members:
+            values[id(node)] = node.op.impl(*[values[id(x)] for x in node.inputs], **node.attrs)
+        return np.asarray(values[id(kernel.root)])
+
+
+FUSED = FusedOp()
+
+
+def _boundary_reason(x, uses, is_output, kernel):
+    kind = x.op.name
+    if kind in ("placeholder", "variable"):
+        return f"{kind} '{x.label}'"
+    if kind == "constant":
+        return "constant"
+    if is_output:
+        return "a graph output, kept in memory"
+    if kind == "fused" or kind in REDUCTIONS:
+        return f"result of a reduction ({kind})" if kind in REDUCTIONS else "another kernel's result"
+    if not (_fusible(x) or _reducible(x)):
+        return f"{kind} is not elementwise: runs as its own step"
+    if uses > 1:
+        return f"used by {uses} consumers: computed once, kept in memory"
+    if x.shape != kernel.iter_shape:
+        return f"shape {fmt_shape(x.shape)} differs from the iteration shape {fmt_shape(kernel.iter_shape)}"
+    return "kept in memory"
+
+
+def find_kernels(graph):
+    """Group the graph's nodes into kernels. Returns {id(root): Kernel}."""
+    uses = {}
+    for node in graph.nodes:
+        for x in node.inputs:
+            uses[id(x)] = uses.get(id(x), 0) + 1
+    roots = graph.outputs + list(graph.updates.values())
+    outputs = {id(x) for x in roots}
+    consumer_of = {}
+    for node in graph.nodes:
+        for x in node.inputs:
+            consumer_of[id(x)] = node
+    kernel_of = {}
+    kernels = {}
+    for node in reversed(graph.nodes):
+        if _reducible(node) or _fusible(node):
+            consumer = consumer_of.get(id(node)) if uses.get(id(node), 0) == 1 else None
+            target = kernel_of.get(id(consumer)) if consumer is not None and id(node) not in outputs else None
+            if target is not None and _fusible(node) and node.shape == target.iter_shape:
+                target.members.append(node)
+                kernel_of[id(node)] = target
+                continue
+            kernel = Kernel(node)
+            kernels[id(node)] = kernel
+            kernel_of[id(node)] = kernel
+    for kernel in kernels.values():
+        kernel.members.reverse()  # collected consumer-first; the loop body wants producers first
+        member_ids = {id(m) for m in kernel.members}
+        seen = set()
+        for m in kernel.members:
+            for x in m.inputs:
+                if id(x) not in member_ids and id(x) not in seen:
+                    seen.add(id(x))
+                    kernel.inputs.append(x)
+                    kernel.reasons.append(_boundary_reason(x, uses.get(id(x), 0), id(x) in outputs, kernel))
+    return kernels
+
+
+def fuse(graph):
+    """Replace each kernel by one `fused` node whose inputs are the kernel's external inputs."""
+    kernels = find_kernels(graph)
+    absorbed = {id(m) for k in kernels.values() for m in k.members if m is not k.root}
+    new = {}
+    for node in graph.nodes:
+        if id(node) in absorbed:
+            continue
+        kernel = kernels.get(id(node))
+        if kernel is not None:
+            inputs = [new[id(x)] for x in kernel.inputs]
+            new[id(node)] = Node(FUSED, inputs, {"kernel": kernel}, node.shape, node.dtype, name=node.name, site=node.site)
+        elif node.inputs:
+            new[id(node)] = clone_with_inputs(node, [new[id(x)] for x in node.inputs])
+        else:
+            new[id(node)] = node
+    return Graph(
+        graph.inputs,
+        [new[id(x)] for x in graph.outputs],
+        {var: new[id(v)] for var, v in graph.updates.items()},
+    )

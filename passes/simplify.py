@@ -1,0 +1,105 @@
+"""Algebraic simplification: identities, double negation, chains of transposes and reshapes,
+no-op shape fixes left by autodiff, broadcast-then-sum."""
+import math
+
+import numpy as np
+
+from graphc.ir.ops import elementwise as ew
+from graphc.ir.ops import linalg, shape
+from graphc.ir.ops.sources import CONSTANT, constant
+from graphc.ir.types import is_known
+
+from .local_rewrites import apply_rules
+
+
+def _is_const(node, value):
+    if node.op is not CONSTANT:
+        return False
+    array = node.attrs["value"]
+    with np.errstate(invalid="ignore"):
+        return bool(np.all(array == value)) and array.size > 0
+
+
+def _same_static_shape(a, b):
+    return a.shape == b.shape and is_known(a.shape)
+
+
+def _keeps(node, x):
+    """x can stand in for node: same dtype, and node's shape adds no broadcasting to x's."""
+    return x.dtype == node.dtype and x.shape == node.shape
+
+
+def identity_ops(node):
+    """x*1, 1*x, x/1, x-0, x**1 -> x. (x+0 is kept: it turns -0.0 into +0.0, as NumPy does.)"""
+    name = node.op.name
+    if name in ("mul", "div", "sub", "pow") and len(node.inputs) == 2:
+        x, y = node.inputs
+        unit = {"mul": 1, "div": 1, "sub": 0, "pow": 1}[name]
+        if _is_const(y, unit) and _keeps(node, x):
+            return x
+        if name == "mul" and _is_const(x, 1) and _keeps(node, y):
+            return y
+    if name == "pow" and _is_const(node.inputs[1], 2) and node.inputs[0].dtype == node.dtype:
+        x = node.inputs[0]
+        if node.shape == x.shape:
+            return ew.square(x)
+    if name == "mul" and node.dtype.kind == "f":
+        x, y = node.inputs
+        if _is_const(y, -1) and _keeps(node, x):
+            return ew.neg(x)
+    return None
+
+
+def double_negation(node):
+    if node.op.name == "neg" and node.inputs[0].op.name == "neg":
+        return node.inputs[0].inputs[0]
+    return None
+
+
+def no_op_shape_ops(node):
+    """Shape fixes whose input already has the target shape, and casts to the same dtype."""
+    name = node.op.name
+    if name in ("sum_like", "broadcast_like", "reshape_like") and _same_static_shape(node.inputs[0], node):
+        return node.inputs[0]
+    if name in ("reshape", "broadcast_to", "squeeze", "expand_dims") and _same_static_shape(node.inputs[0], node):
+        return node.inputs[0]
+    if name == "cast" and node.inputs[0].dtype == node.dtype:
+        return node.inputs[0]
+    if name == "stop_gradient":  # only autodiff cares; at run time it is the identity
+        return node.inputs[0]
+    if name == "transpose" and node.attrs["axes"] == tuple(range(node.ndim)):
+        return node.inputs[0]
+    return None
+
+
+def chains(node):
+    """transpose(transpose(x)) -> one transpose; reshape(reshape(x)) -> one reshape."""
+    name = node.op.name
+    inner = node.inputs[0] if node.inputs else None
+    if name == "transpose" and inner.op.name == "transpose":
+        first, second = inner.attrs["axes"], node.attrs["axes"]
+        return linalg.transpose(inner.inputs[0], tuple(first[a] for a in second))
+    if name in ("reshape", "reshape_like") and inner.op.name in ("reshape", "reshape_like"):
+        if name == "reshape":
+            return shape.reshape(inner.inputs[0], node.attrs["shape"])
+        return shape.reshape_like(inner.inputs[0], node.inputs[1])
+    return None
+
+
+def broadcast_then_sum(node):
+    """Summing a broadcast copy of x back to x's shape is x times the number of copies."""
+    if node.op.name != "sum_like" or node.inputs[0].op.name not in ("broadcast_like", "broadcast_to"):
+        return None
+    spread = node.inputs[0]
+    x = spread.inputs[0]
+    if not (_same_static_shape(x, node) and is_known(spread.shape)):
+        return None
+    copies = math.prod(spread.shape) // max(math.prod(x.shape), 1)
+    return x if copies == 1 else ew.mul(x, constant(np.asarray(copies, x.dtype)))
+
+
+RULES = [identity_ops, double_negation, no_op_shape_ops, chains, broadcast_then_sum]
+
+
+def simplify(graph):
+    return apply_rules(graph, RULES, "simplify")
