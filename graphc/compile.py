@@ -78,9 +78,15 @@ class CompiledFunction:
                     f"variable has {fmt_shape(var.shape)}; no variable was changed"
                 )
             checked.append((var, value))
-        for var, value in checked:
-            var._value = np.array(value, dtype=var.dtype)
         results = [_owned(np.asarray(v)) for v in outputs]
+        # A fresh array computed for this update becomes the new state as is; anything that
+        # may be shared (a feed, old state, an output, another update, a view) is copied.
+        shared = {id(a) for a in feeds.values()} | {id(a) for a in state.values()} | {id(a) for a in results}
+        for var, value in checked:
+            if id(value) in shared or not value.flags.owndata or not value.flags.writeable or value.dtype != var.dtype:
+                value = np.array(value, dtype=var.dtype)
+            shared.add(id(value))
+            var._value = value
         return results[0] if self._single else results
 
     def __repr__(self):

@@ -15,8 +15,13 @@ else:  # source checkout: the four package folders, not tests/ or examples/
     )
 
 
+# graphc's own example code is user code: its nodes should point at the demo's lines.
+_USER_FILES = ("demo.py",)
+
+
 def _is_internal(filename):
-    return os.path.abspath(filename).startswith(_INTERNAL_ROOTS)
+    path = os.path.abspath(filename)
+    return path.startswith(_INTERNAL_ROOTS) and os.path.basename(path) not in _USER_FILES
 
 
 _internal_cache = {}

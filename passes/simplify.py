@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from graphc.ir.ops import elementwise as ew
-from graphc.ir.ops import linalg, shape
+from graphc.ir.ops import linalg, reductions, shape
 from graphc.ir.ops.sources import CONSTANT, constant
 from graphc.ir.types import is_known
 
@@ -98,7 +98,23 @@ def broadcast_then_sum(node):
     return x if copies == 1 else ew.mul(x, constant(np.asarray(copies, x.dtype)))
 
 
-RULES = [identity_ops, double_negation, no_op_shape_ops, chains, broadcast_then_sum]
+def sum_like_to_sum(node):
+    """sum_like with axes known at build time is a plain sum, which fusion can fold into a loop."""
+    if node.op.name != "sum_like":
+        return None
+    g, ref = node.inputs
+    lead = g.ndim - ref.ndim
+    ones = [lead + i for i, d in enumerate(ref.shape) if d == 1 and g.shape[lead + i] != 1]
+    axes = tuple(range(lead)) + tuple(ones)
+    if not axes:
+        return None
+    total = reductions.sum(g, axes, keepdims=bool(ones))
+    if ones and lead:
+        total = shape.reshape_like(total, ref)
+    return total
+
+
+RULES = [identity_ops, double_negation, no_op_shape_ops, chains, broadcast_then_sum, sum_like_to_sum]
 
 
 def simplify(graph):

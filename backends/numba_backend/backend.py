@@ -16,6 +16,22 @@ def _example(node):
     return np.zeros(shape, node.dtype)
 
 
+class MatmulInto:
+    """BLAS matmul into a buffer kept across calls (an intermediate never leaves the call)."""
+
+    def __init__(self):
+        self.buffer = None
+
+    def __call__(self, a, b):
+        if a.ndim != 2 or b.ndim != 2:
+            return np.matmul(a, b)
+        buf = self.buffer
+        dtype = np.result_type(a.dtype, b.dtype)
+        if buf is None or buf.shape != (a.shape[0], b.shape[1]) or buf.dtype != dtype:
+            buf = self.buffer = np.empty((a.shape[0], b.shape[1]), dtype)
+        return np.matmul(a, b, out=buf)
+
+
 class CompiledDriver:
     """The straight-line program that runs a fused graph (its source is kept as `.source`)."""
 
@@ -43,6 +59,9 @@ class CompiledDriver:
                 self.runners.append((node, runner))
                 namespace[f"k_{target}"] = runner
                 lines.append(f"    {target} = k_{target}({args})")
+            elif kind == "matmul" and id(node) not in outputs:
+                namespace[f"mm_{target}"] = MatmulInto()
+                lines.append(f"    {target} = mm_{target}({args})")
             else:
                 numpy_ops[kind] = numpy_ops.get(kind, 0) + 1
                 namespace[f"op_{target}"] = node.op.impl
