@@ -13,6 +13,8 @@ class CompileStats:
         self.slow_paths = []  # human-readable notes on anything not fused/compiled
         self.numpy_ops = {}  # op name -> count of nodes the backend runs with NumPy
         self.kernel_compile_time = 0.0
+        self.buffers = 0  # reusable buffers in the memory plan
+        self.buffered_values = 0  # intermediates that live in them
 
     def record_pass(self, name, before, after, seconds):
         self.passes.append({"name": name, "nodes_before": before, "nodes_after": after, "seconds": seconds})
@@ -41,6 +43,8 @@ class CompileStats:
             "slow_paths": list(self.slow_paths),
             "numpy_ops": dict(self.numpy_ops),
             "kernel_compile_time": self.kernel_compile_time,
+            "buffers": self.buffers,
+            "buffered_values": self.buffered_values,
         }
 
     def __str__(self):
@@ -48,6 +52,8 @@ class CompileStats:
             f"backend {self.backend}: {self.nodes_before} -> {self.nodes_after} nodes, "
             f"{self.kernels} fused kernels, compiled in {self.compile_time * 1e3:.1f} ms",
         ]
+        if self.buffered_values:
+            lines.append(f"  memory plan: {self.buffered_values} intermediates in {self.buffers} reused buffers")
         if self.passes:
             lines.append(f"  {'pass':<22}{'before':>8}{'after':>8}{'ms':>10}")
             for p in self.passes:

@@ -7,6 +7,7 @@ import numpy as np
 from graphc.passes.fusion import fuse
 from graphc.passes.verify import RUNTIME_SIZE
 
+from .memory import plan_memory
 from .runner import KernelRunner
 
 
@@ -17,19 +18,16 @@ def _example(node):
 
 
 class MatmulInto:
-    """BLAS matmul into a buffer kept across calls (an intermediate never leaves the call)."""
+    """BLAS matmul into the memory plan's buffer (2-D; batched matmul allocates)."""
 
-    def __init__(self):
-        self.buffer = None
+    def __init__(self, slot):
+        self.slot = slot
 
     def __call__(self, a, b):
         if a.ndim != 2 or b.ndim != 2:
             return np.matmul(a, b)
-        buf = self.buffer
-        dtype = np.result_type(a.dtype, b.dtype)
-        if buf is None or buf.shape != (a.shape[0], b.shape[1]) or buf.dtype != dtype:
-            buf = self.buffer = np.empty((a.shape[0], b.shape[1]), dtype)
-        return np.matmul(a, b, out=buf)
+        out = self.slot.get((a.shape[0], b.shape[1]), np.result_type(a.dtype, b.dtype))
+        return np.matmul(a, b, out=out)
 
 
 class CompiledDriver:
@@ -38,7 +36,7 @@ class CompiledDriver:
     def __init__(self, graph, stats):
         self.graph = graph
         self.runners = []
-        outputs = {id(x) for x in graph.outputs} | {id(v) for v in graph.updates.values()}
+        slots = plan_memory(graph)
         names = {id(node): f"v{i}" for i, node in enumerate(graph.nodes)}
         namespace = {}
         lines = ["def run(feeds, state):"]
@@ -55,12 +53,12 @@ class CompiledDriver:
                 namespace[f"c_{target}"] = node.attrs["value"]
                 lines.append(f"    {target} = c_{target}")
             elif kind == "fused":
-                runner = KernelRunner(node.attrs["kernel"], stats, persistent=id(node) not in outputs)
+                runner = KernelRunner(node.attrs["kernel"], stats, slots.get(id(node)))
                 self.runners.append((node, runner))
                 namespace[f"k_{target}"] = runner
                 lines.append(f"    {target} = k_{target}({args})")
-            elif kind == "matmul" and id(node) not in outputs:
-                namespace[f"mm_{target}"] = MatmulInto()
+            elif kind == "matmul" and id(node) in slots:
+                namespace[f"mm_{target}"] = MatmulInto(slots[id(node)])
                 lines.append(f"    {target} = mm_{target}({args})")
             else:
                 numpy_ops[kind] = numpy_ops.get(kind, 0) + 1
@@ -74,6 +72,8 @@ class CompiledDriver:
         exec(compile(self.source, "<graphc driver>", "exec"), namespace)
         self.run = namespace["run"]
         stats.kernels = len(self.runners)
+        stats.buffers = len({id(slot) for slot in slots.values()})
+        stats.buffered_values = len(slots)
         stats.numpy_ops = numpy_ops
         stats.slow_paths.extend(
             f"{count} x {kind} runs as a NumPy op (not fused)"

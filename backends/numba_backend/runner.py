@@ -94,7 +94,6 @@ class Plan:
         self.fn = runner.function_for(self.variant)
         size = math.prod(self.loop_shape)
         self.split = size >= PARALLEL_THRESHOLD and self.loop_shape and self.loop_shape[0] >= 2 and _threads() > 1
-        self.buffer = None
 
     def arguments(self, arrays):
         args = []
@@ -105,22 +104,20 @@ class Plan:
                 args.append(np.ascontiguousarray(a).reshape(target))
         return args
 
-    def output(self, persistent):
-        """The result array (owning its memory, in the node's shape) and its loop-shaped view."""
-        if persistent and self.buffer is not None:
-            return self.buffer
-        result = np.empty(self.result_shape, self.runner.dtype)
-        pair = (result, result.reshape(self.out_loop_shape))
-        if persistent:
-            self.buffer = pair
-        return pair
+    def output(self, slot):
+        """The result array (in the node's shape) and its loop-shaped view for the kernel."""
+        if slot is None:
+            result = np.empty(self.result_shape, self.runner.dtype)
+        else:
+            result = slot.get(self.result_shape, self.runner.dtype)
+        return result, result.reshape(self.out_loop_shape)
 
-    def run(self, arrays, persistent):
+    def run(self, arrays, slot):
         kernel = self.runner.kernel
         if self.empty:
             return kernel_reference(kernel, arrays)
         args = self.arguments(arrays)
-        result, out = self.output(persistent)
+        result, out = self.output(slot)
         if kernel.reduce:
             out.fill(_init_value(kernel.root.op.name, out.dtype))
         if self.split:
@@ -166,11 +163,11 @@ def kernel_reference(kernel, arrays):
 
 
 class KernelRunner:
-    def __init__(self, kernel, stats, persistent):
+    def __init__(self, kernel, stats, slot):
         self.kernel = kernel
         self.dtype = kernel.root.dtype
         self.stats = stats
-        self.persistent = persistent  # may reuse its output buffer across calls
+        self.slot = slot  # the memory plan's reusable buffer, or None for a fresh result
         self.plans = {}
         self.functions = {}
         self.sources = {}
@@ -207,7 +204,7 @@ class KernelRunner:
         return plan
 
     def __call__(self, *arrays):
-        return self.plan(arrays).run(arrays, self.persistent)
+        return self.plan(arrays).run(arrays, self.slot)
 
     def warm(self, example_arrays):
         """Compile (or load from the disk cache) the variant these example inputs need."""
@@ -215,7 +212,7 @@ class KernelRunner:
         if plan.empty:
             return
         args = plan.arguments(example_arrays)
-        _, out = plan.output(False)
+        _, out = plan.output(None)
         import numba
 
         sig = tuple(numba.typeof(a) for a in [plan.loop_shape] + args + [out])
