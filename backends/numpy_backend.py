@@ -6,6 +6,8 @@ against this one.
 import numpy as np
 
 from graphc.ir.errors import GraphcError
+
+from .nan_check import check_step
 from graphc.ir.types import check_none_dims
 
 
@@ -37,7 +39,7 @@ def located(err, node):
         return ExecutionError(message)
 
 
-def evaluate(graph, feeds, state):
+def evaluate(graph, feeds, state, nan_check=False):
     """Values of graph.outputs and of each update, given placeholder feeds and variable state.
 
     `feeds` maps placeholder id -> array; `state` maps variable id -> array.
@@ -51,6 +53,8 @@ def evaluate(graph, feeds, state):
             values[id(node)] = state[id(node)]
         else:
             values[id(node)] = run_node(node, values)
+            if nan_check:
+                check_step(node, [values[id(x)] for x in node.inputs], values[id(node)])
     outputs = [values[id(x)] for x in graph.outputs]
     updates = [values[id(v)] for v in graph.updates.values()]
     return outputs, updates
@@ -59,6 +63,6 @@ def evaluate(graph, feeds, state):
 class NumpyBackend:
     name = "numpy"
 
-    def prepare(self, graph, stats):
+    def prepare(self, graph, stats, nan_check=False):
         """Nothing to compile: the interpreter walks the graph on each call."""
-        return lambda feeds, state: evaluate(graph, feeds, state)
+        return lambda feeds, state: evaluate(graph, feeds, state, nan_check)

@@ -63,6 +63,13 @@ class CompiledFunction:
     def inputs(self):
         return list(self.graph.inputs)
 
+    @property
+    def source(self):
+        """The generated code: the driver and (numba backend) each kernel's loop nest."""
+        parts = [getattr(self._runner, "source", "# reference interpreter: no generated code")]
+        kernels = getattr(self._runner, "kernel_sources", "")
+        return "\n\n".join(parts + ([kernels] if kernels else []))
+
     def __call__(self, *args, **kwargs):
         feeds = bind_feeds(self.graph.inputs, args, kwargs)
         state = {id(v): v.value for v in self._variables}
@@ -78,7 +85,16 @@ class CompiledFunction:
                     f"variable has {fmt_shape(var.shape)}; no variable was changed"
                 )
             checked.append((var, value))
-        results = [_owned(np.asarray(v)) for v in outputs]
+        # An output can be a feed or a variable's state itself (an identity graph), or the same
+        # array as another output (CSE merged them): copy those, so no result shares memory.
+        taken = {id(a) for a in feeds.values()} | {id(a) for a in state.values()}
+        results = []
+        for v in outputs:
+            v = _owned(np.asarray(v))
+            if id(v) in taken:
+                v = np.array(v)
+            taken.add(id(v))
+            results.append(v)
         # A fresh array computed for this update becomes the new state as is; anything that
         # may be shared (a feed, old state, an output, another update, a view) is copied.
         shared = {id(a) for a in feeds.values()} | {id(a) for a in state.values()} | {id(a) for a in results}
@@ -99,8 +115,13 @@ def _owned(array):
     return array if array.flags.owndata and array.flags.writeable else np.array(array)
 
 
-def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verify=False):
-    """Compile a graph from `inputs` (placeholders) to `outputs`, applying `updates` per call."""
+def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verify=False, nan_check=False):
+    """Compile a graph from `inputs` (placeholders) to `outputs`, applying `updates` per call.
+
+    verify=True re-runs the graph with the reference backend after every pass and names the first
+    pass and node whose values changed. nan_check=True checks every step's result and raises
+    NaNError naming the first op (inside fused kernels too) that made NaN from NaN-free inputs.
+    """
     from graphc.passes.pipeline import PIPELINES, run_pipeline
     from graphc.passes.verify import check_pass
 
@@ -131,6 +152,6 @@ def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verif
     # Lowering passes (fusion) are how a backend executes, so they run even without optimize.
     graph = run_pipeline(graph, getattr(engine, "passes", []), stats, verify=check)
     stats.nodes_after = len(graph.nodes)
-    runner = engine.prepare(graph, stats)
+    runner = engine.prepare(graph, stats, nan_check=nan_check)
     stats.compile_time = time.perf_counter() - start
     return CompiledFunction(graph, runner, stats, single)

@@ -7,12 +7,14 @@ import numpy as np
 
 from graphc.ir.derivatives import call_jvp, call_vjp
 from graphc.ir.errors import GradientError, ShapeError
-from graphc.ir.graph import toposort
+from graphc.ir.graph import Graph, toposort
 from graphc.ir.node import Node, as_node
 from graphc.ir.ops.elementwise import add
 from graphc.ir.ops.shape import zeros_like
 from graphc.ir.ops.sources import constant
 from graphc.ir.types import fmt_shape, is_known
+
+from .stabilize import stabilize
 
 
 def _zeros_for(x):
@@ -87,6 +89,11 @@ def grad(y, xs, grad_y=None):
             raise ShapeError(
                 f"grad: grad_y has shape {fmt_shape(grad_y.shape)} but y {y.label} has shape {fmt_shape(y.shape)}"
             )
+    if all(not x.inputs for x in xs):
+        # Differentiate the stabilized form (log(softmax) -> log_softmax, ...), whose gradient
+        # rules are stable too; a rewrite of the forward values alone would leave the gradient
+        # of the unstable form in the graph. Intermediate xs must keep their identity: skip then.
+        y = stabilize(Graph([], [y])).outputs[0]
     order = toposort([y])
     on_path = _reaching(xs, order, _gradient_edges)
     cotangents = {id(y): [grad_y]}

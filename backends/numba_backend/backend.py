@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 
+from graphc.backends.nan_check import checked
 from graphc.passes.fusion import fuse
 from graphc.passes.verify import RUNTIME_SIZE
 
@@ -33,7 +34,7 @@ class MatmulInto:
 class CompiledDriver:
     """The straight-line program that runs a fused graph (its source is kept as `.source`)."""
 
-    def __init__(self, graph, stats):
+    def __init__(self, graph, stats, nan_check=False):
         self.graph = graph
         self.runners = []
         slots = plan_memory(graph)
@@ -55,14 +56,15 @@ class CompiledDriver:
             elif kind == "fused":
                 runner = KernelRunner(node.attrs["kernel"], stats, slots.get(id(node)))
                 self.runners.append((node, runner))
-                namespace[f"k_{target}"] = runner
+                namespace[f"k_{target}"] = checked(node, runner) if nan_check else runner
                 lines.append(f"    {target} = k_{target}({args})")
             elif kind == "matmul" and id(node) in slots:
-                namespace[f"mm_{target}"] = MatmulInto(slots[id(node)])
+                step = MatmulInto(slots[id(node)])
+                namespace[f"mm_{target}"] = checked(node, step) if nan_check else step
                 lines.append(f"    {target} = mm_{target}({args})")
             else:
                 numpy_ops[kind] = numpy_ops.get(kind, 0) + 1
-                namespace[f"op_{target}"] = node.op.impl
+                namespace[f"op_{target}"] = checked(node, node.op.impl) if nan_check else node.op.impl
                 namespace[f"at_{target}"] = node.attrs
                 lines.append(f"    {target} = op_{target}({args}{', ' if args else ''}**at_{target})")
         outs = ", ".join(names[id(x)] for x in graph.outputs)
@@ -89,14 +91,19 @@ class CompiledDriver:
     def __call__(self, feeds, state):
         return self.run(feeds, state)
 
+    @property
+    def kernel_sources(self):
+        """The generated numba source of every kernel variant compiled so far."""
+        return "\n".join(f"# {' -> '.join(r.kernel.ops())}\n{r.source}" for _, r in self.runners)
+
 
 class NumbaBackend:
     name = "numba"
     passes = [("fuse", fuse)]
 
-    def prepare(self, graph, stats):
+    def prepare(self, graph, stats, nan_check=False):
         start = time.perf_counter()
-        driver = CompiledDriver(graph, stats)
+        driver = CompiledDriver(graph, stats, nan_check)
         driver.warm()
         stats.kernel_compile_time = time.perf_counter() - start
         return driver

@@ -1,0 +1,184 @@
+"""The rewrite passes and fusion: what the optimized graph looks like, and that it is right."""
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.passes import pipeline
+from graphc.passes.verify import VerificationError
+
+
+def ops_of(f):
+    return [n.op.name for n in f.graph.nodes]
+
+
+def kernels_of(f):
+    return [n.attrs["kernel"] for n in f.graph.nodes if n.op.name == "fused"]
+
+
+def test_sum_of_product_is_one_kernel_without_temporaries():
+    x = gc.placeholder((None,), name="x")
+    y = gc.placeholder((None,), name="y")
+    f = gc.compile([x, y], gc.sum(x * y))
+    (kernel,) = kernels_of(f)
+    assert kernel.ops() == ["mul", "sum"]
+    assert ops_of(f) == ["placeholder", "placeholder", "fused"]
+    a, b = np.arange(5.0), np.linspace(-1, 1, 5)
+    np.testing.assert_allclose(f(a, b), np.sum(a * b), rtol=1e-14)
+
+
+def test_elementwise_chain_across_broadcasting_is_one_kernel():
+    x = gc.placeholder((None, 4), name="x")
+    b = gc.placeholder((4,), name="b")
+    out = gc.tanh(x * 2.0 + b) * gc.sigmoid(x)
+    f = gc.compile([x, b], out)
+    (kernel,) = kernels_of(f)
+    assert kernel.ops() == ["mul", "add", "tanh", "sigmoid", "mul"]
+    xv, bv = np.random.default_rng(0).standard_normal((3, 4)), np.arange(4.0)
+    ref = np.tanh(xv * 2 + bv) * (1 / (1 + np.exp(-xv)))
+    np.testing.assert_allclose(f(xv, bv), ref, rtol=1e-13, atol=1e-15)
+
+
+def test_graph_listing_explains_kernel_boundaries():
+    x = gc.placeholder((None, 3), name="x")
+    w = gc.Variable(np.ones((3, 3)), name="w")
+    h = gc.exp(x)
+    out = gc.tanh(h @ w) + h.sum()
+    text = str(gc.compile([x], out).graph)
+    assert "kernel over" in text
+    assert "matmul is not elementwise" in text
+    assert "used by 2 consumers" in text or "result of a reduction" in text
+    assert __file__ in text  # each node shows the line that built it
+
+
+def test_stats_record_every_pass():
+    x = gc.placeholder((None,), name="x")
+    f = gc.compile([x], gc.neg(gc.neg(x)) * 1.0 + gc.exp(x))
+    names = [p["name"] for p in f.stats.passes]
+    assert names == ["stabilize", "constant_fold", "cse", "simplify", "cse_again", "dce", "fuse"]
+    for p in f.stats.passes:
+        assert p["nodes_before"] >= 0 and p["nodes_after"] >= 0 and p["seconds"] >= 0
+    assert f.stats.kernels == 1 and f.stats.compile_time > 0
+    assert "stabilize" in str(f.stats)
+
+
+def _optimized(build, shape=(None,)):
+    x = gc.placeholder(shape, name="x")
+    f = gc.compile([x], build(x), backend="numpy")
+    return f, [n.op.name for n in f.graph.nodes]
+
+
+@pytest.mark.parametrize(
+    "build, absent",
+    [
+        (lambda x: gc.neg(gc.neg(x)), "neg"),
+        (lambda x: x * 1.0, "mul"),
+        (lambda x: x / 1.0, "div"),
+        (lambda x: x - 0.0, "sub"),
+        (lambda x: x.T.T, "transpose"),
+        (lambda x: x.astype("float64"), "cast"),
+        (lambda x: gc.stop_gradient(x), "stop_gradient"),
+    ],
+)
+def test_simplify_removes_identities(build, absent):
+    f, ops = _optimized(build)
+    assert absent not in ops
+    assert f(np.array([1.5, -2.0])).tolist() == [1.5, -2.0]
+
+
+def test_simplify_keeps_x_plus_zero_for_negative_zero():
+    f, ops = _optimized(lambda x: x + 0.0)
+    assert "add" in ops
+    assert not np.signbit(f(np.array([-0.0])))[0]  # NumPy: -0.0 + 0.0 == +0.0
+
+
+def test_transpose_and_reshape_chains_collapse():
+    f, ops = _optimized(lambda x: gc.transpose(gc.transpose(x, (1, 2, 0)), (2, 0, 1)), shape=(2, 3, 4))
+    assert "transpose" not in ops
+    f, ops = _optimized(lambda x: x.reshape(6, 4).reshape(4, 6), shape=(2, 3, 4))
+    assert ops.count("reshape") == 1
+    v = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(f(v), v.reshape(4, 6))
+
+
+def test_broadcast_then_sum_becomes_a_multiply():
+    x = gc.placeholder((3,), name="x")
+    f, ops = _optimized(lambda x: gc.sum(gc.broadcast_to(x, (5, 3)), axis=0), shape=(3,))
+    np.testing.assert_allclose(f(np.array([1.0, 2.0, 3.0])), [5.0, 10.0, 15.0])
+
+
+def test_constant_folding_and_cse():
+    x = gc.placeholder((None,), name="x")
+    c = gc.exp(gc.constant(1.0)) * 2.0
+    f = gc.compile([x], gc.tanh(x) * c + gc.tanh(x), backend="numpy")
+    ops = [n.op.name for n in f.graph.nodes]
+    assert ops.count("tanh") == 1 and "exp" not in ops
+    np.testing.assert_allclose(f(np.array([0.5])), np.tanh(0.5) * 2 * np.e + np.tanh(0.5))
+
+
+@pytest.mark.parametrize(
+    "unstable, stable_op, big",
+    [
+        (lambda x: gc.log(gc.softmax(x)), "log_softmax", 1e4),
+        (lambda x: gc.log(gc.sigmoid(x)), "log1p", -1e3),
+        (lambda x: gc.log(1.0 + x), "log1p", 1e-12),
+        (lambda x: gc.exp(x) - 1.0, "expm1", 1e-12),
+        (lambda x: gc.log(gc.sum(gc.exp(x), axis=-1)), "logsumexp", 1e3),
+    ],
+)
+def test_stabilize_rewrites_unstable_forms(unstable, stable_op, big):
+    f, ops = _optimized(unstable, shape=(2, 3))
+    assert stable_op in ops
+    v = np.array([[big, 0.0, -0.5], [1.0, 2.0, 3.0]])
+    got = f(v)
+    assert np.all(np.isfinite(got))
+    # compare with the same formula computed stably in float128-free NumPy terms
+    x = gc.placeholder((2, 3), name="x")
+    plain = gc.compile([x], unstable(x), backend="numpy", optimize=False)(np.array([[0.1, 0.0, -1.0], [1.0, 2.0, 3.0]]))
+    again = f(np.array([[0.1, 0.0, -1.0], [1.0, 2.0, 3.0]]))
+    np.testing.assert_allclose(again, plain, rtol=1e-12, atol=1e-300)
+
+
+def test_log_sigmoid_stable_value_and_gradient():
+    x = gc.placeholder((None,), name="x")
+    y = gc.sum(gc.log(gc.sigmoid(x)))
+    f = gc.compile([x], [y, gc.grad(y, x)])
+    v = np.array([-800.0, -5.0, 0.0, 5.0, 800.0])
+    val, g = f(v)
+    expected = -np.logaddexp(0, -v)
+    np.testing.assert_allclose(val, expected.sum(), rtol=1e-14)
+    np.testing.assert_allclose(g, np.exp(-np.logaddexp(0, v)), rtol=1e-12, atol=1e-300)  # 1/(1+e^x)
+
+
+def _bad_pass(graph):
+    from graphc.ir.ops.elementwise import SIGMOID
+    from graphc.passes.rewrite import clone_with_inputs, rebuild
+    from graphc.ir.node import Node
+
+    def replace(node, inputs):
+        if node.op.name == "tanh":
+            return Node(SIGMOID, inputs, {}, node.shape, node.dtype, site=node.site)
+        return clone_with_inputs(node, inputs)
+
+    return rebuild(graph, replace)
+
+
+def test_verify_names_the_pass_and_node_that_changed_values(monkeypatch):
+    monkeypatch.setitem(pipeline.PIPELINES, "default", pipeline.PIPELINES["default"] + [("bad_pass", _bad_pass)])
+    x = gc.placeholder((None,), name="x")
+    y = gc.tanh(x) * 2.0
+    with pytest.raises(VerificationError, match=r"pass 'bad_pass' changed the value of sigmoid \(built at .*test_fusion_and_passes.py:\d+, was tanh\)"):
+        gc.compile([x], y, backend="numpy", verify=True)
+    gc.compile([x], gc.exp(x), backend="numpy", verify=True)  # nothing to break: passes
+
+
+def test_rewrite_that_raises_is_an_error(monkeypatch):
+    from graphc.passes import simplify
+    from graphc.passes.local_rewrites import RewriteError
+
+    def broken(node):
+        raise ZeroDivisionError("boom")
+
+    monkeypatch.setattr(simplify, "RULES", simplify.RULES + [broken])
+    x = gc.placeholder((None,), name="x")
+    with pytest.raises(RewriteError, match="rule broken failed on .* boom"):
+        gc.compile([x], gc.exp(x), backend="numpy")
