@@ -39,18 +39,18 @@ def located(err, node):
         return ExecutionError(message)
 
 
-def evaluate(graph, feeds, state, nan_check=False):
-    """Values of graph.outputs and of each update, given placeholder feeds and variable state.
+def evaluate(graph, feeds, nan_check=False):
+    """Values of graph.outputs and of each update, given the feeds (in graph.inputs order).
 
-    `feeds` maps placeholder id -> array; `state` maps variable id -> array.
+    Variables are read from their current state.
     """
-    values = {}
+    values = {id(x): value for x, value in zip(graph.inputs, feeds)}
     for node in graph.nodes:
         kind = node.op.name
         if kind == "placeholder":
-            values[id(node)] = feeds[id(node)]
+            continue
         elif kind == "variable":
-            values[id(node)] = state[id(node)]
+            values[id(node)] = node.value
         else:
             values[id(node)] = run_node(node, values)
             if nan_check:
@@ -65,4 +65,4 @@ class NumpyBackend:
 
     def prepare(self, graph, stats, nan_check=False):
         """Nothing to compile: the interpreter walks the graph on each call."""
-        return lambda feeds, state: evaluate(graph, feeds, state, nan_check)
+        return lambda feeds: evaluate(graph, feeds, nan_check)

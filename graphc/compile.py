@@ -8,7 +8,7 @@ from graphc.ir.graph import Graph
 from graphc.ir.node import Node, Variable
 from graphc.ir.types import fmt_shape
 
-from .feeds import bind_feeds
+from .feeds import bind_feeds, make_fast_check
 from .stats import CompileStats
 
 BACKENDS = {}
@@ -58,6 +58,10 @@ class CompiledFunction:
         self._single = single_output
         self._variables = [n for n in graph.nodes if isinstance(n, Variable)]
         self._updates = list(graph.updates.items())
+        self._fast_check = make_fast_check(graph.inputs)
+        self._run = getattr(runner, "run", runner)  # the driver's generated function itself
+        fresh = getattr(runner, "fresh_outputs", None)
+        self._fresh_outputs = bool(fresh) and all(fresh) and len({id(x) for x in graph.outputs}) == len(graph.outputs)
 
     @property
     def inputs(self):
@@ -71,9 +75,17 @@ class CompiledFunction:
         return "\n\n".join(parts + ([kernels] if kernels else []))
 
     def __call__(self, *args, **kwargs):
-        feeds = bind_feeds(self.graph.inputs, args, kwargs)
-        state = {id(v): v.value for v in self._variables}
-        outputs, new_values = self._runner(feeds, state)
+        if kwargs or not self._fast_check(args):
+            args = bind_feeds(self.graph.inputs, args, kwargs)
+        if self._fresh_outputs and not self._updates:
+            # Each output is a new array the backend wrote this call: nothing can alias it.
+            outputs = self._run(args)[0]
+            return outputs[0] if self._single else outputs
+        state = [v._value for v in self._variables]
+        outputs, new_values = self._run(args)
+        return self._finish(args, state, outputs, new_values)
+
+    def _finish(self, feeds, state, outputs, new_values):
         # Every update was computed from the old values; only now, after the whole call
         # succeeded, are they checked and assigned together.
         checked = []
@@ -87,7 +99,7 @@ class CompiledFunction:
             checked.append((var, value))
         # An output can be a feed or a variable's state itself (an identity graph), or the same
         # array as another output (CSE merged them): copy those, so no result shares memory.
-        taken = {id(a) for a in feeds.values()} | {id(a) for a in state.values()}
+        taken = {id(a) for a in feeds} | {id(a) for a in state}
         results = []
         for v in outputs:
             v = _owned(np.asarray(v))
@@ -97,7 +109,7 @@ class CompiledFunction:
             results.append(v)
         # A fresh array computed for this update becomes the new state as is; anything that
         # may be shared (a feed, old state, an output, another update, a view) is copied.
-        shared = {id(a) for a in feeds.values()} | {id(a) for a in state.values()} | {id(a) for a in results}
+        shared = {id(a) for a in feeds} | {id(a) for a in state} | {id(a) for a in results}
         for var, value in checked:
             if id(value) in shared or not value.flags.owndata or not value.flags.writeable or value.dtype != var.dtype:
                 value = np.array(value, dtype=var.dtype)

@@ -43,7 +43,7 @@ def convert_feed(node, value):
 
 
 def bind_feeds(inputs, args, kwargs):
-    """Map placeholder id -> checked array from positional and keyword arguments."""
+    """Checked arrays, in the order of `inputs`, from positional and keyword arguments."""
     names = [x.name for x in inputs]
     if len(args) > len(inputs):
         raise FeedError(f"expected at most {len(inputs)} inputs ({', '.join(names)}), got {len(args)} positional")
@@ -58,4 +58,22 @@ def bind_feeds(inputs, args, kwargs):
     if missing:
         shown = ", ".join(f"'{x.name}' ({_describe(x)})" for x in missing)
         raise FeedError(f"missing input {shown}")
-    return {id(x): convert_feed(x, given[x.name]) for x in inputs}
+    return tuple(convert_feed(x, given[x.name]) for x in inputs)
+
+
+def make_fast_check(inputs):
+    """A generated predicate: are these positional args already arrays of exactly the right
+    dtype and shape? Then a call skips conversion (the common case costs a few attribute reads)."""
+    namespace = {"ndarray": np.ndarray}
+    conditions = [f"len(args) == {len(inputs)}"]
+    for i, x in enumerate(inputs):
+        namespace[f"d{i}"] = x.dtype
+        conditions.append(f"type(args[{i}]) is ndarray and args[{i}].dtype is d{i}")
+        if None in x.shape:
+            conditions.append(f"args[{i}].ndim == {len(x.shape)}")
+            conditions += [f"args[{i}].shape[{axis}] == {d}" for axis, d in enumerate(x.shape) if d is not None]
+        else:
+            conditions.append(f"args[{i}].shape == {tuple(x.shape)!r}")
+    source = "def fast_check(args):\n    return " + " and ".join(conditions) + "\n"
+    exec(compile(source, "<graphc feed check>", "exec"), namespace)
+    return namespace["fast_check"]

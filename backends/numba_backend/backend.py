@@ -40,23 +40,25 @@ class CompiledDriver:
         slots = plan_memory(graph)
         names = {id(node): f"v{i}" for i, node in enumerate(graph.nodes)}
         namespace = {}
-        lines = ["def run(feeds, state):"]
+        lines = ["def run(feeds):"]
+        inputs = {id(x): i for i, x in enumerate(graph.inputs)}
         numpy_ops = {}
         for node in graph.nodes:
             target = names[id(node)]
             args = ", ".join(names[id(x)] for x in node.inputs)
             kind = node.op.name
             if kind == "placeholder":
-                lines.append(f"    {target} = feeds[{id(node)}]")
+                lines.append(f"    {target} = feeds[{inputs[id(node)]}]")
             elif kind == "variable":
-                lines.append(f"    {target} = state[{id(node)}]")
+                namespace[f"var_{target}"] = node
+                lines.append(f"    {target} = var_{target}._value")
             elif kind == "constant":
                 namespace[f"c_{target}"] = node.attrs["value"]
                 lines.append(f"    {target} = c_{target}")
             elif kind == "fused":
                 runner = KernelRunner(node.attrs["kernel"], stats, slots.get(id(node)))
                 self.runners.append((node, runner))
-                namespace[f"k_{target}"] = checked(node, runner) if nan_check else runner
+                namespace[f"k_{target}"] = checked(node, runner) if nan_check else runner.entry()
                 lines.append(f"    {target} = k_{target}({args})")
             elif kind == "matmul" and id(node) in slots:
                 step = MatmulInto(slots[id(node)])
@@ -71,6 +73,8 @@ class CompiledDriver:
         ups = ", ".join(names[id(v)] for v in graph.updates.values())
         lines.append(f"    return [{outs}], [{ups}]")
         self.source = "\n".join(lines)
+        # Outputs computed by a kernel or matmul without a reusable buffer are new every call.
+        self.fresh_outputs = [x.op.name in ("fused", "matmul") and id(x) not in slots for x in graph.outputs]
         exec(compile(self.source, "<graphc driver>", "exec"), namespace)
         self.run = namespace["run"]
         stats.kernels = len(self.runners)
@@ -88,8 +92,8 @@ class CompiledDriver:
         for node, runner in self.runners:
             runner.warm([_example(x) for x in node.inputs])
 
-    def __call__(self, feeds, state):
-        return self.run(feeds, state)
+    def __call__(self, feeds):
+        return self.run(feeds)
 
     @property
     def kernel_sources(self):

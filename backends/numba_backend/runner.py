@@ -94,6 +94,35 @@ class Plan:
         self.fn = runner.function_for(self.variant)
         size = math.prod(self.loop_shape)
         self.split = size >= PARALLEL_THRESHOLD and self.loop_shape and self.loop_shape[0] >= 2 and _threads() > 1
+        self.input_ranks = [len(s) for s in shapes]
+        self.call = self._fast_call() if not (self.split or self.empty) else None
+
+    def _fast_call(self):
+        """A straight-line function for this layout: a small call is a handful of operations."""
+        kernel = self.runner.kernel
+        n = len(self.input_shapes)
+        ns = {"fn": self.fn, "empty": np.empty, "ascontig": np.ascontiguousarray, "slot": self.runner.slot,
+              "dtype": self.runner.dtype, "loop": self.loop_shape, "shape": self.result_shape,
+              "out_loop": self.out_loop_shape, "init": _init_value(kernel.root.op.name, self.runner.dtype)
+              if kernel.reduce else None, "count": getattr(self, "count", None), "divide": np.divide}
+        args = []
+        for k, target in enumerate(self.input_shapes):
+            if target is None:
+                args.append(f"x{k}[()]" if self.input_ranks[k] == 0 else f"x{k}.reshape(-1)[0]")
+            else:
+                args.append(f"ascontig(x{k}).reshape({target!r})")
+        lines = [f"def call({', '.join(f'x{k}' for k in range(n))}):"]
+        lines.append("    r = empty(shape, dtype)" if self.runner.slot is None else "    r = slot.get(shape, dtype)")
+        out = "r" if self.out_loop_shape == self.result_shape else "r.reshape(out_loop)"
+        lines.append(f"    o = {out}")
+        if kernel.reduce:
+            lines.append("    o.fill(init)")
+        lines.append(f"    fn(loop, {', '.join(args + ['o'])})")
+        if kernel.reduce and kernel.root.op.name == "mean":
+            lines.append("    divide(o, count, out=o)")
+        lines.append("    return r")
+        exec(compile("\n".join(lines), "<graphc kernel call>", "exec"), ns)
+        return ns["call"]
 
     def arguments(self, arrays):
         args = []
@@ -113,6 +142,8 @@ class Plan:
         return result, result.reshape(self.out_loop_shape)
 
     def run(self, arrays, slot):
+        if self.call is not None:
+            return self.call(*arrays)
         kernel = self.runner.kernel
         if self.empty:
             return kernel_reference(kernel, arrays)
@@ -205,6 +236,22 @@ class KernelRunner:
 
     def __call__(self, *arrays):
         return self.plan(arrays).run(arrays, self.slot)
+
+    def entry(self):
+        """A call function of fixed arity: the plan for the input shapes, then its fast path."""
+        n = len(self.kernel.inputs)
+        names = ", ".join(f"x{k}" for k in range(n))
+        key = "(" + "".join(f"x{k}.shape, " for k in range(n)) + ")"
+        source = (
+            f"def entry({names}):\n"
+            f"    plan = plans.get({key})\n"
+            f"    if plan is not None and plan.call is not None:\n"
+            f"        return plan.call({names})\n"
+            f"    return runner({names})\n"
+        )
+        ns = {"plans": self.plans, "runner": self}
+        exec(compile(source, "<graphc kernel entry>", "exec"), ns)
+        return ns["entry"]
 
     def warm(self, example_arrays):
         """Compile (or load from the disk cache) the variant these example inputs need."""
