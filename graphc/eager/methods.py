@@ -1,0 +1,274 @@
+"""Tensor methods with PyTorch's names and keyword spellings that are plain op calls (or in-place
+updates built from op calls): `x.float()`, `x.sum(dim=1, keepdim=True)`, `x.view(-1, 8)`, `x.add_(y)`.
+
+Kept apart from tensor.py, which holds the data and the autograd state.
+"""
+import numpy as np
+
+from graphc.ir import ops as F
+
+# PyTorch's spellings of the casts; `float` means float32 there, and so here.
+_CASTS = {"float": np.float32, "double": np.float64, "half": np.float16, "long": np.int64,
+          "int": np.int32, "short": np.int16, "bool": np.bool_}
+
+
+def shape_args(shape):
+    """Accept f(2, 3), f((2, 3)) and f([2, 3]) as PyTorch does."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def _axis(axis, dim):
+    return dim if axis is None else axis
+
+
+def _keep(keepdims, keepdim):
+    return bool(keepdim) if keepdim is not None else keepdims
+
+
+class TorchMethods:
+    """Mixed into Tensor ahead of OperatorMixin, so `sum(dim=...)` and `==` take PyTorch's forms."""
+
+    __slots__ = ()
+
+    def to(self, dtype):
+        return self if np.dtype(dtype) == self.dtype else F.astype(self, dtype)
+
+    def type(self, dtype):
+        return self.to(dtype)
+
+    def float(self):
+        return self.to(_CASTS["float"])
+
+    def double(self):
+        return self.to(_CASTS["double"])
+
+    def half(self):
+        return self.to(_CASTS["half"])
+
+    def long(self):
+        return self.to(_CASTS["long"])
+
+    def int(self):
+        return self.to(_CASTS["int"])
+
+    def short(self):
+        return self.to(_CASTS["short"])
+
+    def bool(self):
+        return self.to(_CASTS["bool"])
+
+    # ---- ops beyond the shared operators (PyTorch names, keyword spellings) --------------------
+    def __eq__(self, other):
+        return F.equal(self, other)
+
+    def __ne__(self, other):
+        return F.not_equal(self, other)
+
+    def __getitem__(self, key):
+        from .inplace import plain_key
+
+        return F.getitem(self, plain_key(key))
+
+    def __setitem__(self, key, value):
+        from .inplace import setitem
+
+        setitem(self, key, value)
+
+    def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return F.sum(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+
+    def mean(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return F.mean(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+
+    def max(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return F.max(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+
+    def min(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return F.min(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+
+    def argmax(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return F.argmax(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+
+    def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return F.logsumexp(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+
+    def all(self):
+        return F.min(self.to(np.bool_)) if self._data.size else type(self)._make(np.asarray(True))
+
+    def any(self):
+        return F.max(self.to(np.bool_)) if self._data.size else type(self)._make(np.asarray(False))
+
+    def view(self, *shape):
+        """reshape that must share memory (PyTorch refuses to copy in view)."""
+        out = F.reshape(self, shape_args(shape))
+        if out._base is None and self._data.size:
+            raise RuntimeError(
+                f"view size is not compatible with input tensor's size and stride (shape {self.shape} "
+                f"-> {shape_args(shape)}); use .reshape(...) instead"
+            )
+        return out
+
+    def view_as(self, other):
+        return self.view(other.shape)
+
+    def reshape_as(self, other):
+        return self.reshape(other.shape)
+
+    def flatten(self):
+        return self.reshape(-1)
+
+    def permute(self, *dims):
+        return F.transpose(self, shape_args(dims))
+
+    def t(self):
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return F.transpose(self) if self.ndim == 2 else self
+
+    def unsqueeze(self, dim):
+        return F.expand_dims(self, dim)
+
+    def expand(self, *sizes):
+        sizes = shape_args(sizes)
+        lead = len(sizes) - self.ndim
+        target = tuple(s if s != -1 else self.shape[i - lead] for i, s in enumerate(sizes))
+        return F.broadcast_to(self, target)
+
+    def clone(self):
+        """A copy that stays in the graph (gradients flow back to the source)."""
+        from .apply import eager_apply
+        from graphc.ir.registry import OPS
+
+        return eager_apply(OPS["cast"], (self,), {"dtype": self.dtype}, grad_name="CloneBackward0")
+
+    def contiguous(self):
+        if self._data.flags.c_contiguous:
+            return self
+        out = self.clone()  # NumPy's copy keeps the strides' order; view() needs C order
+        out._data = np.ascontiguousarray(out._data)
+        if out._grad_fn is not None:
+            out._grad_fn.save_output(out)
+        return out
+
+    def dot(self, other):
+        if self.ndim != 1 or np.ndim(other) != 1:
+            raise RuntimeError("1D tensors expected, but got other shapes for dot")
+        return F.matmul(self, other)
+
+    def matmul(self, other):
+        return F.matmul(self, other)
+
+    mm = matmul
+
+    def norm(self):
+        return F.sqrt(F.sum(F.square(self)))
+
+    def pow(self, exponent):
+        return F.pow(self, exponent)
+
+    def abs(self):
+        return F.abs(self)
+
+    def neg(self):
+        return F.neg(self)
+
+    def square(self):
+        return F.square(self)
+
+    def sin(self):
+        return F.sin(self)
+
+    def cos(self):
+        return F.cos(self)
+
+    def log1p(self):
+        return F.log1p(self)
+
+    def expm1(self):
+        return F.expm1(self)
+
+    def sign(self):
+        return F.sign(self)
+
+    def clamp(self, min=None, max=None):
+        return F.clip(self, min, max)
+
+    clip = clamp
+
+    def softmax(self, dim=-1):
+        return F.softmax(self, dim)
+
+    def log_softmax(self, dim=-1):
+        return F.log_softmax(self, dim)
+
+    def gather(self, dim, index):
+        return F.gather(self, dim, index)
+
+    def index_select(self, dim, index):
+        return F.index_select(self, dim, index)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False):
+        from .creation import zeros
+
+        return zeros(*size, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False):
+        from .creation import ones
+
+        return ones(*size, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
+
+    # ---- in-place ------------------------------------------------------------------------------
+    def add_(self, other, alpha=1):
+        from .inplace import inplace
+
+        return inplace(self, lambda t: F.add(t, other if alpha == 1 else F.mul(other, alpha)), "add_")
+
+    def sub_(self, other, alpha=1):
+        from .inplace import inplace
+
+        return inplace(self, lambda t: F.sub(t, other if alpha == 1 else F.mul(other, alpha)), "sub_")
+
+    def mul_(self, other):
+        from .inplace import inplace
+
+        return inplace(self, lambda t: F.mul(t, other), "mul_")
+
+    def div_(self, other):
+        from .inplace import inplace
+
+        return inplace(self, lambda t: F.div(t, other), "div_")
+
+    def pow_(self, exponent):
+        from .inplace import inplace
+
+        return inplace(self, lambda t: F.pow(t, exponent), "pow_")
+
+    def clamp_(self, min=None, max=None):
+        from .inplace import inplace
+
+        return inplace(self, lambda t: F.clip(t, min, max), "clamp_")
+
+    def copy_(self, src):
+        from .inplace import copy_
+
+        return copy_(self, src)
+
+    def fill_(self, value):
+        return self.copy_(value)
+
+    def zero_(self):
+        return self.copy_(0)
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
