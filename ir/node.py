@@ -54,6 +54,11 @@ class Node(OperatorMixin):
             "run; use gc.compile([...], node) to get arrays"
         )
 
+    def __float__(self):
+        self.__array__()
+
+    __int__ = __complex__ = __index__ = __float__
+
     def __len__(self):
         if not self.shape:
             raise TypeError("len() of a 0-d node")
