@@ -202,24 +202,17 @@ class KernelRunner:
         self.plans = {}
         self.functions = {}
         self.sources = {}
+        self.source_on_disk = {}
 
     def function_for(self, variant):
         key = variant.key()
         fn = self.functions.get(key)
         if fn is None:
-            name = f"kernel_{len(self.functions)}"
             source = kernel_source(self.kernel, variant, "kernel")
             fn, on_disk = load_kernel(source, "kernel")
             self.functions[key] = fn
             self.sources[key] = source
-            self.stats.cache.append(
-                {
-                    "kernel": " -> ".join(self.kernel.ops()),
-                    "hit": on_disk,
-                    "why": "kernel source seen before" if on_disk else "new kernel source (first compile)",
-                    "name": name,
-                }
-            )
+            self.source_on_disk[key] = on_disk
         return fn
 
     @property
@@ -263,4 +256,20 @@ class KernelRunner:
         import numba
 
         sig = tuple(numba.typeof(a) for a in [plan.loop_shape] + args + [out])
-        plan.fn.compile(sig)
+        fn = plan.fn
+        in_process = sig in fn.overloads
+        loaded_before = sum(fn.stats.cache_hits.values())
+        fn.compile(sig)
+        from_disk = sum(fn.stats.cache_hits.values()) > loaded_before
+        types = ", ".join(str(t) for t in sig[1:])
+        if in_process:
+            why = "already compiled in this process"
+        elif from_disk:
+            why = "loaded from the on-disk cache"
+        elif self.source_on_disk[plan.variant.key()]:
+            why = f"kernel source was cached, but not compiled for these types ({types})"
+        else:
+            why = f"new kernel (first compile of this loop nest for {types})"
+        self.stats.cache.append(
+            {"kernel": " -> ".join(self.kernel.ops()), "hit": in_process or from_disk, "why": why}
+        )
