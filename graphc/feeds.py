@@ -35,7 +35,7 @@ def convert_feed(node, value):
     if len(shape) != len(node.shape) or any(d is not None and d != s for d, s in zip(node.shape, shape)):
         raise FeedError(
             f"input '{node.name}': expected shape {fmt_shape(node.shape)} ({_describe(node)}), "
-            f"got shape {fmt_shape(shape)}"
+            f"got shape {fmt_shape(shape)} ({array.dtype})"
         )
     if array.dtype != expected:
         array = array.astype(expected)

@@ -5,7 +5,12 @@ from graphc.ir.node import Node
 
 def debugprint(nodes):
     """The unoptimized graph of a node (or list of nodes) as text, one node a line."""
-    roots = [nodes] if isinstance(nodes, Node) else list(nodes)
+    if isinstance(nodes, Node):
+        roots = [nodes]
+    elif isinstance(nodes, (list, tuple)):
+        roots = list(nodes)
+    else:
+        raise TypeError(f"debugprint: expected a graph node or a list of nodes, got {type(nodes).__name__}")
     for root in roots:
         if not isinstance(root, Node):
             raise TypeError(f"debugprint: expected graph nodes, got {type(root).__name__}")

@@ -131,8 +131,8 @@ def build_node(op, args, attrs):
         shape, dtype = op.infer(inputs, attrs)
     except GraphcError as err:
         raise type(err)(f"{err} [built at {site}]") from None
-    except TypeError as err:
-        raise TypeError(f"{err} [built at {site}]") from None
+    except (TypeError, IndexError) as err:
+        raise type(err)(f"{err} [built at {site}]") from None
     return Node(op, inputs, attrs, shape, dtype, site=site)
 
 

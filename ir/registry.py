@@ -62,8 +62,10 @@ class Op:
         if self.linear:
             from .ops.shape import zeros_like
 
+            # is_nondiff_input, not nondiff_inputs: ops such as index_add declare theirs by method,
+            # and zeroing their index input would scatter everything to position 0.
             filled = [
-                t if t is not None else (x if i in self.nondiff_inputs else zeros_like(x))
+                t if t is not None else (x if self.is_nondiff_input(i) else zeros_like(x))
                 for i, (t, x) in enumerate(zip(tangents, inputs))
             ]
             return self.function_for_jvp(*filled, **attrs)

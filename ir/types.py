@@ -42,7 +42,8 @@ def normalize_axis(axis, rank, op):
     """axis None|int|tuple -> sorted tuple of non-negative axes (None means all)."""
     if axis is None:
         return tuple(range(rank))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    # anything that is not a tuple/list is one axis, so that a float axis gets the message below
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     out = []
     for a in axes:
         if not isinstance(a, (int, np.integer)):

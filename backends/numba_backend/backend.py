@@ -12,9 +12,14 @@ from .memory import plan_memory
 from .runner import KernelRunner
 
 
-def _example(node):
-    """A stand-in array for warming a kernel: None dims get a size > 1 (no broadcasting)."""
-    shape = tuple(RUNTIME_SIZE if d is None else d for d in node.shape)
+def _example(node, iter_shape):
+    """A stand-in input for warming a kernel. A None dim takes the kernel's known size there, if
+    any (a constant may fix it), else a size > 1 (None dims never broadcast)."""
+    lead = len(iter_shape) - len(node.shape)
+    shape = tuple(
+        (iter_shape[lead + i] if iter_shape[lead + i] is not None else RUNTIME_SIZE) if d is None else d
+        for i, d in enumerate(node.shape)
+    )
     return np.zeros(shape, node.dtype)
 
 
@@ -90,7 +95,8 @@ class CompiledDriver:
     def warm(self):
         """Compile every kernel now (for the layouts static shapes predict), not on the first call."""
         for node, runner in self.runners:
-            runner.warm([_example(x) for x in node.inputs])
+            kernel = node.attrs["kernel"]
+            runner.warm([_example(x, kernel.iter_shape) for x in kernel.inputs])
 
     def __call__(self, feeds):
         return self.run(feeds)

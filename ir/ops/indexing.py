@@ -8,6 +8,7 @@ import numpy as np
 from ..dispatch import apply
 from ..errors import ShapeError
 from ..registry import Op, register
+from ..source import user_site
 from ..types import broadcast_shapes, fmt_shape, normalize_axis
 
 
@@ -39,7 +40,7 @@ def parse_key(key):
             spec.append(("int", int(item)))
         else:
             if not _is_value(item):
-                item = np.asarray(item)
+                item = as_index_array(item) if isinstance(item, (list, tuple)) else np.asarray(item)
                 if item.dtype == np.bool_:  # a known mask is the integer arrays of its True places
                     for coords in np.nonzero(item):
                         spec.append(("array", len(arrays)))
@@ -146,8 +147,18 @@ class GETITEM(Op):
 
 
 def getitem(x, key):
-    spec, arrays = parse_key(key)
+    try:
+        spec, arrays = parse_key(key)
+    except (TypeError, IndexError, ValueError) as err:
+        raise type(err)(f"{err} [built at {user_site()}]") from None
     return apply(GETITEM, x, *arrays, spec=spec)
+
+
+def as_index_array(index):
+    """Lists become integer arrays; an empty list is an empty integer index, as in NumPy."""
+    if isinstance(index, (list, tuple)):
+        return np.asarray(index, dtype=np.int64) if len(index) == 0 else np.asarray(index)
+    return index
 
 
 @register
@@ -215,7 +226,7 @@ class INDEX_SELECT(Op):
 
 
 def index_select(x, dim, index):
-    return apply(INDEX_SELECT, x, np.asarray(index) if isinstance(index, list) else index, dim=dim)
+    return apply(INDEX_SELECT, x, as_index_array(index), dim=dim)
 
 
 @register
@@ -285,7 +296,7 @@ class GATHER(Op):
 
 
 def gather(x, dim, index):
-    return apply(GATHER, x, np.asarray(index) if isinstance(index, list) else index, dim=dim)
+    return apply(GATHER, x, as_index_array(index), dim=dim)
 
 
 @register

@@ -26,7 +26,13 @@ class MATMUL(Op):
                 f"matmul: shapes {fmt_shape(x.shape)} and {fmt_shape(y.shape)} do not align: "
                 f"{k1} (last dim of the left) != {k2} (the right's contraction dim)"
             )
-        batch = broadcast_shapes(x.shape[:-2], y.shape[:-2], op=self.name)
+        try:
+            batch = broadcast_shapes(x.shape[:-2], y.shape[:-2], op=self.name)
+        except ShapeError:  # name the operands' shapes, not just their batch parts
+            raise ShapeError(
+                f"matmul: the batch dimensions of {fmt_shape(x.shape)} and {fmt_shape(y.shape)} cannot be "
+                "broadcast together"
+            ) from None
         rows = (x.shape[-2],) if x.ndim >= 2 else ()
         cols = (y.shape[-1],) if y.ndim >= 2 else ()
         return batch + rows + cols, ufunc_result_dtype(np.matmul, (x.dtype, y.dtype))

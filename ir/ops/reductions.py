@@ -60,7 +60,9 @@ class _Extreme(Reduction):
     """max/min: the gradient is shared evenly among the tied extreme elements."""
 
     def _mask(self, out, x, axis, keepdims, dtype):
-        hit = ew.astype(ew.equal(x, _restore_axes(out, axis, keepdims)), dtype)
+        # The tie mask is piecewise constant: its derivative is zero, not an error. Without the
+        # stop_gradient, grad-of-grad would find x reaching it only through `equal` and raise.
+        hit = ew.stop_gradient(ew.astype(ew.equal(x, _restore_axes(out, axis, keepdims)), dtype))
         return ew.div(hit, sum(hit, axis, True))
 
     def vjp(self, g, out, x, *, axis, keepdims):

@@ -19,7 +19,7 @@ def _as_int_tuple(shape, op):
         shape = (shape,)
     try:
         out = tuple(int(d) for d in shape)
-    except TypeError:
+    except (TypeError, ValueError):  # ValueError: int("x") of a string's characters
         raise TypeError(f"{op}: shape must be an int or a sequence of ints, got {shape!r}") from None
     if any(d != s for d, s in zip(out, shape)):
         raise TypeError(f"{op}: shape must hold ints, got {shape!r}")
