@@ -16,6 +16,9 @@ from graphc.ir.types import fmt_shape
 from .rewrite import clone_with_inputs
 
 REDUCTIONS = ("sum", "mean", "max", "min")
+# numba's compile time grows faster than linearly with a function's size (a 3000-op kernel took
+# 49 s): past this many ops a chain continues in a new kernel.
+MAX_KERNEL_OPS = 96
 _SCALAR_KINDS = "biuf"
 
 
@@ -98,7 +101,10 @@ def _boundary_reason(x, uses, is_output, kernel):
     if not (_fusible(x) or _reducible(x)):
         return f"{kind} is not elementwise: runs as its own step"
     if uses > 1:
-        return f"used by {uses} consumers: computed once, kept in memory"
+        return f"used by {uses} consumers in different kernels or steps: kept in memory"
+    if x.op.name in ("fused",) or _fusible(x):
+        if len(kernel.members) >= MAX_KERNEL_OPS and x.shape == kernel.iter_shape:
+            return f"kernel size limit ({MAX_KERNEL_OPS} ops) reached: the chain continues in another kernel"
     if x.shape != kernel.iter_shape:
         return f"shape {fmt_shape(x.shape)} differs from the iteration shape {fmt_shape(kernel.iter_shape)}"
     return "kept in memory"
@@ -112,17 +118,26 @@ def find_kernels(graph):
             uses[id(x)] = uses.get(id(x), 0) + 1
     roots = graph.outputs + list(graph.updates.values())
     outputs = {id(x) for x in roots}
-    consumer_of = {}
+    consumers = {}
     for node in graph.nodes:
         for x in node.inputs:
-            consumer_of[id(x)] = node
+            consumers.setdefault(id(x), []).append(node)
     kernel_of = {}
     kernels = {}
-    for node in reversed(graph.nodes):
+    for node in reversed(graph.nodes):  # consumers before producers
         if _reducible(node) or _fusible(node):
-            consumer = consumer_of.get(id(node)) if uses.get(id(node), 0) == 1 else None
-            target = kernel_of.get(id(consumer)) if consumer is not None and id(node) not in outputs else None
-            if target is not None and _fusible(node) and node.shape == target.iter_shape:
+            # Join the consumers' kernel when every consumer is in that one kernel: the value is
+            # then computed once per loop iteration and never stored. Only the root of a kernel
+            # has uses outside it, so kernels stay convex (no path leaves and re-enters).
+            homes = {id(kernel_of.get(id(c))) for c in consumers.get(id(node), [])}
+            target = kernel_of.get(id(consumers[id(node)][0])) if len(homes) == 1 and id(node) in consumers else None
+            if (
+                target is not None
+                and id(node) not in outputs
+                and _fusible(node)
+                and node.shape == target.iter_shape
+                and len(target.members) < MAX_KERNEL_OPS
+            ):
                 target.members.append(node)
                 kernel_of[id(node)] = target
                 continue

@@ -70,8 +70,9 @@ __all__ = [
     "vm_sin", "vm_cos", "vm_pow", "vm_sqrt", "FUNCTIONS", "JIT_OPTIONS",
 ]
 
-#: Options every function here is compiled with (also a sensible choice for
-#: generated kernels, though the functions do not depend on the caller's flags).
+#: Options every function here is compiled with.  forceinline (LLVM alwaysinline)
+#: is what dissolves them into the caller's loop; the callers' own flags do not
+#: matter (see the module docstring).
 JIT_OPTIONS = dict(error_model="numpy", fastmath={"contract", "nsz", "arcp"}, forceinline=True)
 
 _vjit = numba.njit(**JIT_OPTIONS)
