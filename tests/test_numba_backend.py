@@ -240,7 +240,9 @@ def test_second_process_compiles_nothing(tmp_path):
         """
     )
     env = dict(os.environ, GRAPHC_CACHE_DIR=str(tmp_path))
-    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True) for _ in range(2)]
+    # cwd outside the checkout: there, the source tree would shadow the installed package
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, check=True)
+            for _ in range(2)]
     cold_hits, cold_misses = map(int, runs[0].stdout.split())
     warm_hits, warm_misses = map(int, runs[1].stdout.split())
     assert cold_misses > 0

@@ -28,6 +28,20 @@ def scalar_expression(node, args):
     return template.format(*args, zero=f"{cast}(0)", cast=cast)
 
 
+# Ops whose scalar code may come out wider than the node's dtype even when every input already
+# has that dtype (numba unifies the branches of vm_sign's select to float64).
+_WIDENING = ("sign",)
+
+
+def needs_cast(node):
+    """Pin the value to the node's dtype unless numba already computes in exactly that type.
+
+    Every cast is a typing step and IR for numba; a kernel of many float32 ops would otherwise
+    spend a large part of its compile time on no-op conversions.
+    """
+    return node.op.name in _WIDENING or any(x.dtype != node.dtype for x in node.inputs)
+
+
 class Variant:
     """Layout of one kernel call. inputs[k] is 'scalar' or a tuple of per-dim broadcast flags."""
 
@@ -55,7 +69,9 @@ def kernel_body(kernel, variant, indent):
     members = kernel.members[:-1] if kernel.reduce else kernel.members
     for j, node in enumerate(members):
         expr = scalar_expression(node, [names[id(x)] for x in node.inputs])
-        lines.append(f"t{j} = {numpy_type_name(node.dtype)}({expr})")
+        if needs_cast(node):
+            expr = f"{numpy_type_name(node.dtype)}({expr})"
+        lines.append(f"t{j} = {expr}")
         names[id(node)] = f"t{j}"
     if kernel.reduce:
         root = kernel.root

@@ -75,7 +75,8 @@ __all__ = [
 #: matter (see the module docstring).
 JIT_OPTIONS = dict(error_model="numpy", fastmath={"contract", "nsz", "arcp"}, forceinline=True)
 
-_vjit = numba.njit(**JIT_OPTIONS)
+# cache=True: compiled once per machine, not in every process (a cold start pays seconds).
+_vjit = numba.njit(cache=True, **JIT_OPTIONS)
 
 _INF = math.inf
 _NAN = math.nan
