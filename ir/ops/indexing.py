@@ -161,11 +161,12 @@ def as_index_array(index):
     return index
 
 
-@register
-class GETITEM_GRAD(Op):
-    """zeros like x with g added at x[key] (repeated indices accumulate)."""
+class ScatterAdd(Op):
+    """The gradient of a read: zeros like x (input 1), with g (input 0) added at the places the
+    read took (repeated places accumulate). Subclasses say where (`key`) and name the read,
+    which is this op's own gradient; the other inputs only supply the shape and the places."""
 
-    name, linear = "getitem_grad", True
+    linear = True
 
     def is_nondiff_input(self, index):
         return index >= 1
@@ -173,20 +174,42 @@ class GETITEM_GRAD(Op):
     def infer(self, inputs, attrs):
         return inputs[1].shape, inputs[0].dtype
 
-    def impl(self, g, x, *arrays, spec):
+    def key(self, rest, attrs):
+        raise NotImplementedError
+
+    def read(self, gg, rest, attrs):
+        raise NotImplementedError
+
+    def impl(self, g, x, *rest, **attrs):
         out = np.zeros(np.shape(x), g.dtype)
-        key = build_key(spec, arrays)
-        if arrays:
-            np.add.at(out, key, g)
-        else:
-            out[key] = g
+        np.add.at(out, self.key(rest, attrs), g)
         return out
 
-    def vjp(self, gg, out, g, x, *arrays, spec):
-        return (apply(GETITEM, gg, *arrays, spec=spec), None) + (None,) * len(arrays)
+    def vjp(self, gg, out, g, x, *rest, **attrs):
+        return (self.read(gg, rest, attrs), None) + (None,) * len(rest)
 
-    def jvp(self, tangents, out, g, x, *arrays, spec):
-        return None if tangents[0] is None else getitem_grad(tangents[0], x, arrays, spec)
+    def jvp(self, tangents, out, g, x, *rest, **attrs):
+        return None if tangents[0] is None else apply(self, tangents[0], x, *rest, **attrs)
+
+
+@register
+class GETITEM_GRAD(ScatterAdd):
+    """zeros like x with g added at x[key]."""
+
+    name = "getitem_grad"
+
+    def key(self, arrays, attrs):
+        return build_key(attrs["spec"], arrays)
+
+    def impl(self, g, x, *arrays, spec):
+        if arrays:
+            return super().impl(g, x, *arrays, spec=spec)
+        out = np.zeros(np.shape(x), g.dtype)
+        out[build_key(spec, arrays)] = g  # basic indexing never repeats a place: a plain store
+        return out
+
+    def read(self, gg, arrays, attrs):
+        return apply(GETITEM, gg, *arrays, **attrs)
 
 
 def getitem_grad(g, x, arrays, spec):
@@ -230,24 +253,16 @@ def index_select(x, dim, index):
 
 
 @register
-class INDEX_ADD(Op):
+class INDEX_ADD(ScatterAdd):
     """zeros like x, with the slices of g added at positions `index` along `dim`."""
 
-    name, linear = "index_add", True
+    name = "index_add"
 
-    def is_nondiff_input(self, index):
-        return index >= 1
+    def key(self, rest, attrs):
+        return (slice(None),) * attrs["dim"] + (rest[0],)
 
-    def infer(self, inputs, attrs):
-        return inputs[1].shape, inputs[0].dtype
-
-    def impl(self, g, x, index, *, dim):
-        out = np.zeros(np.shape(x), g.dtype)
-        np.add.at(out, (slice(None),) * dim + (index,), g)
-        return out
-
-    def vjp(self, gg, out, g, x, index, *, dim):
-        return (index_select(gg, dim, index), None, None)
+    def read(self, gg, rest, attrs):
+        return index_select(gg, attrs["dim"], rest[0])
 
 
 def index_add(g, x, index, dim):
@@ -300,24 +315,16 @@ def gather(x, dim, index):
 
 
 @register
-class SCATTER_ADD(Op):
+class SCATTER_ADD(ScatterAdd):
     """zeros like x, with g added at the places gather(x, dim, index) reads."""
 
-    name, linear = "scatter_add", True
+    name = "scatter_add"
 
-    def is_nondiff_input(self, index):
-        return index >= 1
+    def key(self, rest, attrs):
+        return _gather_key(rest[0], attrs["dim"])
 
-    def infer(self, inputs, attrs):
-        return inputs[1].shape, inputs[0].dtype
-
-    def impl(self, g, x, index, *, dim):
-        out = np.zeros(np.shape(x), g.dtype)
-        np.add.at(out, _gather_key(index, dim), g)
-        return out
-
-    def vjp(self, gg, out, g, x, index, *, dim):
-        return (gather(gg, dim, index), None, None)
+    def read(self, gg, rest, attrs):
+        return gather(gg, attrs["dim"], rest[0])
 
 
 def scatter_add(g, x, index, dim):
