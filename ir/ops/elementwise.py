@@ -38,18 +38,24 @@ class Elementwise(Op):
 
 
 class Unary(Elementwise):
+    """f(x) with f' given either as `deriv(x, out)` (multiplied in) or as `divisor(x, out)`
+    (divided by: g / x is exact where g * (1 / x) rounds twice)."""
+
     def deriv(self, x, out):
         raise NotImplementedError
 
+    divisor = None
+
+    def _chain(self, t, x, out):
+        if self.divisor is not None:
+            return div(t, self.divisor(x, out))
+        return mul(t, self.deriv(x, out))
+
     def vjp(self, g, out, x):
-        return (mul(g, self.deriv(x, out)),)
+        return (self._chain(g, x, out),)
 
     def jvp(self, tangents, out, x):
-        return mul(tangents[0], self.deriv(x, out))
-
-
-class FloatUnary(Unary):
-    """Ops defined only for real/complex inputs (ints are promoted to float64, as in NumPy)."""
+        return self._chain(tangents[0], x, out)
 
 
 @register
@@ -64,7 +70,7 @@ class NEG(Unary):
 
 
 @register
-class EXP(FloatUnary):
+class EXP(Unary):
     name, ufunc, scalar = "exp", np.exp, "vm_exp({0})"
 
     def deriv(self, x, out):
@@ -72,29 +78,23 @@ class EXP(FloatUnary):
 
 
 @register
-class LOG(FloatUnary):
+class LOG(Unary):
     name, ufunc, scalar = "log", np.log, "vm_log({0})"
 
-    def vjp(self, g, out, x):
-        return (div(g, x),)
-
-    def jvp(self, tangents, out, x):
-        return div(tangents[0], x)
+    def divisor(self, x, out):
+        return x
 
 
 @register
-class LOG1P(FloatUnary):
+class LOG1P(Unary):
     name, ufunc, scalar = "log1p", np.log1p, "vm_log1p({0})"
 
-    def vjp(self, g, out, x):
-        return (div(g, add(x, 1)),)
-
-    def jvp(self, tangents, out, x):
-        return div(tangents[0], add(x, 1))
+    def divisor(self, x, out):
+        return add(x, 1)
 
 
 @register
-class EXPM1(FloatUnary):
+class EXPM1(Unary):
     name, ufunc, scalar = "expm1", np.expm1, "vm_expm1({0})"
 
     def deriv(self, x, out):
@@ -102,14 +102,11 @@ class EXPM1(FloatUnary):
 
 
 @register
-class SQRT(FloatUnary):
+class SQRT(Unary):
     name, ufunc, scalar = "sqrt", np.sqrt, "vm_sqrt({0})"
 
-    def vjp(self, g, out, x):
-        return (div(g, mul(out, 2)),)
-
-    def jvp(self, tangents, out, x):
-        return div(tangents[0], mul(out, 2))
+    def divisor(self, x, out):
+        return mul(out, 2)
 
 
 @register
@@ -141,7 +138,7 @@ class SIGN(Unary):
 
 
 @register
-class SIN(FloatUnary):
+class SIN(Unary):
     name, ufunc, scalar = "sin", np.sin, "vm_sin({0})"
 
     def deriv(self, x, out):
@@ -149,7 +146,7 @@ class SIN(FloatUnary):
 
 
 @register
-class COS(FloatUnary):
+class COS(Unary):
     name, ufunc, scalar = "cos", np.cos, "vm_cos({0})"
 
     def deriv(self, x, out):
@@ -157,7 +154,7 @@ class COS(FloatUnary):
 
 
 @register
-class TANH(FloatUnary):
+class TANH(Unary):
     name, ufunc, scalar = "tanh", np.tanh, "vm_tanh({0})"
 
     def deriv(self, x, out):
@@ -165,7 +162,7 @@ class TANH(FloatUnary):
 
 
 @register
-class SIGMOID(FloatUnary):
+class SIGMOID(Unary):
     name, ufunc, scalar = "sigmoid", np.exp, "vm_sigmoid({0})"
 
     def impl(self, x):
