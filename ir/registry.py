@@ -31,6 +31,10 @@ class Op:
     # Input positions that carry no gradient by meaning (a `where` condition, indices, a tensor
     # whose only role is to supply a run-time shape). They are simply not gradient paths.
     nondiff_inputs = ()
+    # Input positions read only for their run-time shape (never their values). A rewrite may
+    # swap such an input for any value of the same shape, so a forward value needed only for
+    # its shape is not computed.
+    shape_inputs = ()
     # Broadcasting elementwise: fusible, and its input gradients are un-broadcast centrally.
     elementwise = False
     # Ops whose gradients may carry extra broadcast dimensions (elementwise, matmul batches).

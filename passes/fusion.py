@@ -19,6 +19,8 @@ REDUCTIONS = ("sum", "mean", "max", "min")
 # numba's compile time grows faster than linearly with a function's size (a 3000-op kernel took
 # 49 s): past this many ops a chain continues in a new kernel.
 MAX_KERNEL_OPS = 96
+# A value whose consumers sit in at most this many kernels is recomputed in each of them.
+MAX_RECOMPUTE_HOMES = 3
 _SCALAR_KINDS = "biuf"
 
 
@@ -27,9 +29,14 @@ def _scalar_dtype(dtype):
     return dtype.kind in _SCALAR_KINDS and not (dtype.kind == "f" and dtype.itemsize < 4)
 
 
+# Not elementwise by NumPy's rules, but inside a loop over its output it is just its input read
+# with broadcasting: fusing it saves materializing a stride-0 broadcast (the gradient seed).
+FUSIBLE_BROADCASTS = ("broadcast_like",)
+
+
 def _fusible(node):
     return (
-        node.op.elementwise
+        (node.op.elementwise or node.op.name in FUSIBLE_BROADCASTS)
         and node.op.scalar is not None
         and _scalar_dtype(node.dtype)
         and all(_scalar_dtype(x.dtype) for x in node.inputs)
@@ -110,6 +117,26 @@ def _boundary_reason(x, uses, is_output, kernel):
     return "kept in memory"
 
 
+def _recomputable(node):
+    """A broadcast of a single value (a scalar seed or constant) costs nothing to recompute."""
+    if not _fusible(node):
+        return False
+    values = [x for i, x in enumerate(node.inputs) if i not in node.op.shape_inputs]
+    return all(x.op.name == "constant" and all(d == 1 for d in x.shape) for x in values)
+
+
+def _consumer_kernels(node, consumers, homes_of):
+    """The kernels computing every consumer of node, or None if some consumer is not in one."""
+    found = {}
+    for c in consumers.get(id(node), []):
+        homes = homes_of.get(id(c))
+        if homes is None:
+            return None
+        for kernel in homes:
+            found[id(kernel)] = kernel
+    return list(found.values()) or None
+
+
 def find_kernels(graph):
     """Group the graph's nodes into kernels. Returns {id(root): Kernel}."""
     uses = {}
@@ -122,28 +149,27 @@ def find_kernels(graph):
     for node in graph.nodes:
         for x in node.inputs:
             consumers.setdefault(id(x), []).append(node)
-    kernel_of = {}
+    homes_of = {}  # id(node) -> the kernels that compute it (several if it is recomputed)
     kernels = {}
     for node in reversed(graph.nodes):  # consumers before producers
-        if _reducible(node) or _fusible(node):
-            # Join the consumers' kernel when every consumer is in that one kernel: the value is
-            # then computed once per loop iteration and never stored. Only the root of a kernel
-            # has uses outside it, so kernels stay convex (no path leaves and re-enters).
-            homes = {id(kernel_of.get(id(c))) for c in consumers.get(id(node), [])}
-            target = kernel_of.get(id(consumers[id(node)][0])) if len(homes) == 1 and id(node) in consumers else None
-            if (
-                target is not None
-                and id(node) not in outputs
-                and _fusible(node)
-                and node.shape == target.iter_shape
-                and len(target.members) < MAX_KERNEL_OPS
-            ):
-                target.members.append(node)
-                kernel_of[id(node)] = target
+        if not (_reducible(node) or _fusible(node)):
+            continue
+        homes = _consumer_kernels(node, consumers, homes_of) if id(node) not in outputs else None
+        if homes and _fusible(node) and all(
+            node.shape == k.iter_shape and len(k.members) < MAX_KERNEL_OPS for k in homes
+        ):
+            # One home: the value lives only inside that loop and is never stored. Several
+            # homes: recomputing it in each loop costs a few instructions per element, storing
+            # it costs a write and a read per element and another kernel launch. Only the root
+            # of a kernel has uses outside it, so kernels stay convex.
+            if len(homes) == 1 or len(homes) <= MAX_RECOMPUTE_HOMES or _recomputable(node):
+                for kernel in homes:
+                    kernel.members.append(node)
+                homes_of[id(node)] = homes
                 continue
-            kernel = Kernel(node)
-            kernels[id(node)] = kernel
-            kernel_of[id(node)] = kernel
+        kernel = Kernel(node)
+        kernels[id(node)] = kernel
+        homes_of[id(node)] = [kernel]
     for kernel in kernels.values():
         kernel.members.reverse()  # collected consumer-first; the loop body wants producers first
         member_ids = {id(m) for m in kernel.members}
@@ -160,7 +186,7 @@ def find_kernels(graph):
 def fuse(graph):
     """Replace each kernel by one `fused` node whose inputs are the kernel's external inputs."""
     kernels = find_kernels(graph)
-    absorbed = {id(m) for k in kernels.values() for m in k.members if m is not k.root}
+    absorbed = {id(m) for k in kernels.values() for m in k.members if id(m) not in kernels}
     new = {}
     for node in graph.nodes:
         if id(node) in absorbed:

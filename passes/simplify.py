@@ -10,6 +10,7 @@ from graphc.ir.ops.sources import CONSTANT, constant
 from graphc.ir.types import is_known
 
 from .local_rewrites import apply_rules
+from .rewrite import clone_with_inputs
 
 
 def _is_const(node, value):
@@ -114,7 +115,35 @@ def sum_like_to_sum(node):
     return total
 
 
-RULES = [identity_ops, double_negation, no_op_shape_ops, chains, broadcast_then_sum, sum_like_to_sum]
+def _same_shape_source(ref):
+    """An earlier value with ref's run-time shape: an elementwise op's output has the shape of any
+    input whose static shape equals the output's (None dimensions never broadcast)."""
+    while ref.op.elementwise and ref.inputs:
+        same = [x for x in ref.inputs if x.shape == ref.shape]
+        if not same:
+            break
+        ref = same[0]
+    return ref
+
+
+def forward_shape_references(node):
+    """Inputs read only for their shape point at the earliest value of that shape, so a forward
+    value used only to shape a gradient (sum's broadcast of the seed) need not be computed."""
+    positions = node.op.shape_inputs
+    if not positions:
+        return None
+    inputs = list(node.inputs)
+    for p in positions:
+        inputs[p] = _same_shape_source(inputs[p])
+    if all(a is b for a, b in zip(inputs, node.inputs)):
+        return None
+    return clone_with_inputs(node, inputs)
+
+
+RULES = [
+    identity_ops, double_negation, no_op_shape_ops, chains, broadcast_then_sum, sum_like_to_sum,
+    forward_shape_references,
+]
 
 
 def simplify(graph):

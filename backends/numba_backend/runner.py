@@ -7,6 +7,7 @@ parallel mode).
 """
 import math
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -97,6 +98,7 @@ class Plan:
         size = math.prod(self.loop_shape)
         self.split = size >= PARALLEL_THRESHOLD and self.loop_shape and self.loop_shape[0] >= 2 and _threads() > 1
         self.input_ranks = [len(s) for s in shapes]
+        self.recycled = [None]
         self.call = self._fast_call() if not (self.split or self.empty) else None
 
     def _fast_call(self):
@@ -105,7 +107,7 @@ class Plan:
         n = len(self.input_shapes)
         ns = {"fn": self.fn, "empty": np.empty, "ascontig": np.ascontiguousarray, "slot": self.runner.slot,
               "dtype": self.runner.dtype, "loop": self.loop_shape, "shape": self.result_shape,
-              "out_loop": self.out_loop_shape, "init": _init_value(kernel.root.op.name, self.runner.dtype)
+              "out_loop": self.out_loop_shape, "new": self.recycled_or_new, "init": _init_value(kernel.root.op.name, self.runner.dtype)
               if kernel.reduce else None, "count": getattr(self, "count", None), "divide": np.divide}
         args = []
         for k, target in enumerate(self.input_shapes):
@@ -114,7 +116,7 @@ class Plan:
             else:
                 args.append(f"ascontig(x{k}).reshape({target!r})")
         lines = [f"def call({', '.join(f'x{k}' for k in range(n))}):"]
-        lines.append("    r = empty(shape, dtype)" if self.runner.slot is None else "    r = slot.get(shape, dtype)")
+        lines.append("    r = new()" if self.runner.slot is None else "    r = slot.get(shape, dtype)")
         out = "r" if self.out_loop_shape == self.result_shape else "r.reshape(out_loop)"
         lines.append(f"    o = {out}")
         if kernel.reduce:
@@ -138,10 +140,22 @@ class Plan:
     def output(self, slot):
         """The result array (in the node's shape) and its loop-shaped view for the kernel."""
         if slot is None:
-            result = np.empty(self.result_shape, self.runner.dtype)
+            result = self.recycled_or_new()
         else:
             result = slot.get(self.result_shape, self.runner.dtype)
         return result, result.reshape(self.out_loop_shape)
+
+    def recycled_or_new(self):
+        """A fresh result array, or last call's if nobody holds it any more.
+
+        A result leaves the call, so it cannot live in the memory plan; but when the caller has
+        dropped it (only this plan still refers to it), writing into it again is safe and saves
+        the page faults of a new large allocation, a cost comparable to the kernel itself.
+        """
+        result = self.recycled[0]
+        if result is None or sys.getrefcount(result) > 3:  # the list, `result`, the argument
+            result = self.recycled[0] = np.empty(self.result_shape, self.runner.dtype)
+        return result
 
     def run(self, arrays, slot):
         if self.call is not None:

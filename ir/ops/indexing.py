@@ -167,6 +167,7 @@ class ScatterAdd(Op):
     which is this op's own gradient; the other inputs only supply the shape and the places."""
 
     linear = True
+    shape_inputs = (1,)
 
     def is_nondiff_input(self, index):
         return index >= 1

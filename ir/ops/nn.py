@@ -113,6 +113,7 @@ class ONE_HOT_LIKE(Op):
 
     name = "one_hot_like"
     nondiff_inputs = (0, 1)
+    shape_inputs = (1,)
 
     def infer(self, inputs, attrs):
         labels, ref = inputs

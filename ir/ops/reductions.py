@@ -168,7 +168,7 @@ class SUM_LIKE(Op):
     """Sum g down to the run-time shape of `ref` (the gradient of broadcasting)."""
 
     name, linear, backward_name = "sum_like", True, "SumToSize"
-    nondiff_inputs = (1,)
+    nondiff_inputs = shape_inputs = (1,)
 
     def infer(self, inputs, attrs):
         g, ref = inputs
@@ -192,7 +192,7 @@ class AXIS_SIZE(Op):
     """The number of elements along `axis` of x at run time, as a 0-d array of `dtype`."""
 
     name = "axis_size"
-    nondiff_inputs = (0,)
+    nondiff_inputs = shape_inputs = (0,)
 
     def normalize(self, inputs, attrs):
         return {"axis": tuple(attrs["axis"]), "dtype": np.dtype(attrs["dtype"])}

@@ -64,7 +64,7 @@ def reshape(x, shape):
 @register
 class RESHAPE_LIKE(Op):
     name, linear, backward_name = "reshape_like", True, "View"
-    nondiff_inputs = (1,)
+    nondiff_inputs = shape_inputs = (1,)
 
     def infer(self, inputs, attrs):
         x, ref = inputs
@@ -114,7 +114,8 @@ class BROADCAST_LIKE(Op):
     """Broadcast x to the run-time shape of `ref`."""
 
     name, linear, backward_name = "broadcast_like", True, "Expand"
-    nondiff_inputs = (1,)
+    nondiff_inputs = shape_inputs = (1,)
+    scalar = "{0}"  # in a loop over ref's shape, the value is x read with broadcasting
 
     def infer(self, inputs, attrs):
         x, ref = inputs
@@ -283,7 +284,7 @@ def concat_part(g, refs, axis, index):
 @register
 class ZEROS_LIKE(Op):
     name = "zeros_like"
-    nondiff_inputs = (0,)
+    nondiff_inputs = shape_inputs = (0,)
 
     def normalize(self, inputs, attrs):
         dtype = attrs.get("dtype")
