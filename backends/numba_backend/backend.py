@@ -43,6 +43,7 @@ class CompiledDriver:
         self.graph = graph
         self.runners = []
         slots = plan_memory(graph)
+        near_blas = any(node.op.name == "matmul" for node in graph.nodes)
         names = {id(node): f"v{i}" for i, node in enumerate(graph.nodes)}
         namespace = {}
         lines = ["def run(feeds):"]
@@ -61,7 +62,7 @@ class CompiledDriver:
                 namespace[f"c_{target}"] = node.attrs["value"]
                 lines.append(f"    {target} = c_{target}")
             elif kind == "fused":
-                runner = KernelRunner(node.attrs["kernel"], stats, slots.get(id(node)))
+                runner = KernelRunner(node.attrs["kernel"], stats, slots.get(id(node)), near_blas)
                 self.runners.append((node, runner))
                 namespace[f"k_{target}"] = checked(node, runner) if nan_check else runner.entry()
                 lines.append(f"    {target} = k_{target}({args})")

@@ -17,10 +17,13 @@ from graphc.ir.types import check_none_dims, reduced_shape
 from .codegen import Variant, kernel_source
 from .kernel_cache import load_kernel
 
-# Below this many loop iterations a second thread costs more than it saves. Measured here: at
-# 64k elements, handing work to a thread next to OpenBLAS's spinning threads made an MLP step
-# 20x slower on 2 cores; from about a million elements the second core pays for itself.
-PARALLEL_THRESHOLD = 1 << 20
+# Below this many loop iterations a second thread costs more than it saves (measured here: a
+# 1e6-element kernel runs ~1.8x faster on 2 threads, a 1e5 one gains nothing).
+PARALLEL_THRESHOLD = 1 << 19
+# In a graph that also calls BLAS, OpenBLAS's threads keep spinning after each matmul; handing
+# a kernel to another thread next to them made an MLP step 20x slower on 2 cores at 64k
+# elements. There, only very large kernels are split.
+PARALLEL_THRESHOLD_WITH_BLAS = 1 << 22
 _pool = []
 
 
@@ -96,7 +99,8 @@ class Plan:
             self.result_shape = full
         self.fn = runner.function_for(self.variant)
         size = math.prod(self.loop_shape)
-        self.split = size >= PARALLEL_THRESHOLD and self.loop_shape and self.loop_shape[0] >= 2 and _threads() > 1
+        threshold = PARALLEL_THRESHOLD_WITH_BLAS if runner.near_blas else PARALLEL_THRESHOLD
+        self.split = bool(self.loop_shape) and size >= threshold and self.loop_shape[0] >= 2 and _threads() > 1
         self.input_ranks = [len(s) for s in shapes]
         self.recycled = [None]
         self.call = self._fast_call() if not (self.split or self.empty) else None
@@ -210,8 +214,9 @@ def kernel_reference(kernel, arrays):
 
 
 class KernelRunner:
-    def __init__(self, kernel, stats, slot):
+    def __init__(self, kernel, stats, slot, near_blas=False):
         self.kernel = kernel
+        self.near_blas = near_blas  # the graph also runs BLAS: split only very large loops
         self.dtype = kernel.root.dtype
         self.stats = stats
         self.slot = slot  # the memory plan's reusable buffer, or None for a fresh result
