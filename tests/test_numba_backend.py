@@ -248,3 +248,39 @@ def test_second_process_compiles_nothing(tmp_path):
     assert cold_misses > 0
     assert warm_misses == 0 and warm_hits == cold_hits + cold_misses
     assert list(tmp_path.glob("kernels/k_*.py"))
+
+
+# ---- row-wise nn ops lowered to numba ---------------------------------------------------------
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_nn_row_kernels_match_reference_including_special_rows(dtype):
+    x = gc.placeholder((None, 5), dtype, name="x")
+    y = gc.placeholder((None,), "int64", name="y")
+    outs = [gc.softmax(x), gc.log_softmax(x), gc.logsumexp(x, axis=1),
+            gc.logsumexp(x, axis=-1, keepdims=True), gc.cross_entropy(x, y), gc.softmax(x, axis=0)]
+    fast = gc.compile([x, y], outs)
+    ref = gc.compile([x, y], outs, backend="numpy")
+    assert fast.stats.numpy_ops == {"softmax": 1}  # only the axis-0 softmax keeps NumPy's code
+    xv = (np.random.default_rng(3).standard_normal((5, 5)) * 3).astype(dtype)
+    xv[1] = -np.inf
+    xv[2, 0] = np.inf
+    xv[3, 1] = 1e4
+    xv[4, 2] = np.nan
+    labels = np.array([0, 1, 2, 4, 3])
+    with np.errstate(all="ignore"):
+        got, want = fast(xv, labels), ref(xv, labels)
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        # float32: the kernel accumulates in float64, NumPy in float32 (cancellation in x - lse)
+        np.testing.assert_allclose(a, b, rtol=2e-6 if dtype == "float32" else 1e-14,
+                                   atol=1e-6 if dtype == "float32" else 0, equal_nan=True)
+    finite = np.array([0, 3])
+    np.testing.assert_allclose(fast(xv[finite], labels[finite])[4], ref(xv[finite], labels[finite])[4],
+                               rtol=2e-6 if dtype == "float32" else 1e-14)
+
+
+def test_cross_entropy_bad_label_names_the_line():
+    x = gc.placeholder((None, 3), name="x")
+    y = gc.placeholder((None,), "int64", name="y")
+    f = gc.compile([x, y], gc.cross_entropy(x, y))
+    with pytest.raises(IndexError, match=r"labels must lie in \[0, 3\).*built at .*test_numba_backend.py:\d+"):
+        f(np.zeros((2, 3)), np.array([0, 3]))

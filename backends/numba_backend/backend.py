@@ -5,10 +5,13 @@ import time
 import numpy as np
 
 from graphc.backends.nan_check import checked
+from graphc.backends.numpy_backend import located
+from graphc.ir.errors import GraphcError
 from graphc.passes.fusion import fuse
 from graphc.passes.verify import RUNTIME_SIZE
 
 from .memory import plan_memory
+from .nn_kernels import lower
 from .runner import KernelRunner
 
 
@@ -21,6 +24,19 @@ def _example(node, iter_shape):
         for i, d in enumerate(node.shape)
     )
     return np.zeros(shape, node.dtype)
+
+
+def located_step(node, fn):
+    """Errors from a step name the node and the user's line that built it."""
+    def step(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except GraphcError:
+            raise
+        except Exception as err:
+            raise located(err, node) from err
+
+    return step
 
 
 class MatmulInto:
@@ -70,9 +86,14 @@ class CompiledDriver:
                 step = MatmulInto(slots[id(node)])
                 namespace[f"mm_{target}"] = checked(node, step) if nan_check else step
                 lines.append(f"    {target} = mm_{target}({args})")
+            elif lower(node) is not None:
+                step = located_step(node, lower(node))
+                namespace[f"nn_{target}"] = checked(node, step) if nan_check else step
+                lines.append(f"    {target} = nn_{target}({args})")
             else:
                 numpy_ops[kind] = numpy_ops.get(kind, 0) + 1
-                namespace[f"op_{target}"] = checked(node, node.op.impl) if nan_check else node.op.impl
+                step = located_step(node, node.op.impl)
+                namespace[f"op_{target}"] = checked(node, step) if nan_check else step
                 namespace[f"at_{target}"] = node.attrs
                 lines.append(f"    {target} = op_{target}({args}{', ' if args else ''}**at_{target})")
         outs = ", ".join(names[id(x)] for x in graph.outputs)

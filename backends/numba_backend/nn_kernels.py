@@ -1,0 +1,123 @@
+"""numba versions of the row-wise nn ops (softmax, log_softmax, logsumexp, cross_entropy).
+
+On NumPy each of these is half a dozen array passes and temporaries; on small batches the
+per-call overhead of those passes dominates a training step. Here each is one pass over the
+rows. They cover the common layout (reduction over the last axis of a 2-D array); any other
+layout keeps the op's NumPy implementation. Same algorithms as the NumPy references (shift by
+the row maximum, sum of exponentials), so results agree to rounding.
+"""
+import math
+
+import numba
+import numpy as np
+
+from .scalar_ops import vm_maximum
+from .vecmath import JIT_OPTIONS, vm_exp, vm_log
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy", fastmath=JIT_OPTIONS["fastmath"])
+
+
+@_jit
+def _row_lse(x, i):
+    """log(sum(exp(x[i]))), shifted by the row's maximum (0 if that is not finite, as NumPy's
+    reference does, so an all -inf row gives -inf and a row with +inf gives +inf)."""
+    peak = -np.inf
+    for j in range(x.shape[1]):
+        peak = vm_maximum(peak, x[i, j])
+    if not math.isfinite(peak):
+        peak = 0.0
+    total = 0.0
+    for j in range(x.shape[1]):
+        total += vm_exp(x[i, j] - peak)
+    return vm_log(total) + peak
+
+
+@_jit
+def softmax_rows(x, out):
+    for i in range(x.shape[0]):
+        peak = -np.inf
+        for j in range(x.shape[1]):
+            peak = vm_maximum(peak, x[i, j])
+        total = 0.0
+        for j in range(x.shape[1]):
+            e = vm_exp(x[i, j] - peak)
+            out[i, j] = e
+            total += e
+        for j in range(x.shape[1]):
+            out[i, j] = out[i, j] / total
+
+
+@_jit
+def log_softmax_rows(x, out):
+    for i in range(x.shape[0]):
+        lse = _row_lse(x, i)
+        for j in range(x.shape[1]):
+            out[i, j] = x[i, j] - lse
+
+
+@_jit
+def logsumexp_rows(x, out):
+    for i in range(x.shape[0]):
+        out[i] = _row_lse(x, i)
+
+
+@_jit
+def cross_entropy_rows(x, labels):
+    """Mean over rows of lse(x[i]) - x[i, labels[i]]; returns (loss, index of a bad label or -1)."""
+    total = 0.0
+    for i in range(x.shape[0]):
+        label = labels[i]
+        if label < 0 or label >= x.shape[1]:
+            return 0.0, i
+        total += _row_lse(x, i) - x[i, label]
+    return total / x.shape[0], -1
+
+
+def _rows(node, axis_attr="axis"):
+    """Whether this node reduces over the last axis of a 2-D float32/float64 input."""
+    x = node.inputs[0]
+    if x.ndim != 2 or x.dtype.kind != "f" or x.dtype.itemsize < 4 or node.dtype != x.dtype:
+        return False
+    axis = node.attrs.get(axis_attr)
+    return axis in (1, (1,))
+
+
+def lower(node):
+    """A fast step function for `node`, or None where the NumPy implementation stays."""
+    name = node.op.name
+    if name == "softmax" and _rows(node):
+        return lambda x: _run_rows(softmax_rows, x)
+    if name == "log_softmax" and _rows(node):
+        return lambda x: _run_rows(log_softmax_rows, x)
+    if name == "logsumexp" and _rows(node):
+        keep = node.attrs["keepdims"]
+
+        def logsumexp_step(x):
+            x = np.ascontiguousarray(x)
+            out = np.empty(x.shape[0], x.dtype)
+            logsumexp_rows(x, out)
+            return out.reshape(-1, 1) if keep else out
+
+        return logsumexp_step
+    if name == "cross_entropy" and node.inputs[0].dtype.kind == "f" and node.inputs[0].dtype.itemsize >= 4 \
+            and node.dtype == node.inputs[0].dtype:
+        dtype = node.dtype
+
+        def cross_entropy_step(x, labels):
+            if x.shape[0] == 0:
+                return node.op.impl(x, labels)  # NumPy's mean of nothing: nan, with its warning
+            loss, bad = cross_entropy_rows(np.ascontiguousarray(x), np.ascontiguousarray(labels))
+            if bad >= 0:
+                return node.op.impl(x, labels)  # raises the reference's IndexError message
+            return np.asarray(loss, dtype)
+
+        return cross_entropy_step
+    return None
+
+
+def _run_rows(kernel, x):
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    kernel(x, out)
+    return out
+
