@@ -73,6 +73,15 @@ def cross_entropy_rows(x, labels):
     return total / x.shape[0], -1
 
 
+@_jit
+def one_hot_rows(labels, out):
+    out[:] = 0
+    for i in range(labels.shape[0]):
+        label = labels[i]
+        if 0 <= label < out.shape[1]:
+            out[i, label] = 1
+
+
 def _rows(node, axis_attr="axis"):
     """Whether this node reduces over the last axis of a 2-D float32/float64 input."""
     x = node.inputs[0]
@@ -99,6 +108,18 @@ def lower(node):
             return out.reshape(-1, 1) if keep else out
 
         return logsumexp_step
+    if name == "one_hot_like" and node.inputs[0].ndim == 1 and node.dtype.kind == "f":
+        dtype = node.dtype
+
+        def one_hot_step(labels, ref):
+            out = np.empty((labels.shape[0], ref.shape[-1]), dtype)
+            one_hot_rows(np.ascontiguousarray(labels), out)
+            return out
+
+        return one_hot_step
+    if name == "axis_size":
+        axes, dtype = node.attrs["axis"], node.dtype
+        return lambda x: np.asarray(math.prod(x.shape[a] for a in axes), dtype)
     if name == "cross_entropy" and node.inputs[0].dtype.kind == "f" and node.inputs[0].dtype.itemsize >= 4 \
             and node.dtype == node.inputs[0].dtype:
         dtype = node.dtype
