@@ -102,7 +102,7 @@ class Plan:
         threshold = PARALLEL_THRESHOLD_WITH_BLAS if runner.near_blas else PARALLEL_THRESHOLD
         self.split = bool(self.loop_shape) and size >= threshold and self.loop_shape[0] >= 2 and _threads() > 1
         self.input_ranks = [len(s) for s in shapes]
-        self.recycled = [None]
+        self.recycled = [None, None]
         self.call = self._fast_call() if not (self.split or self.empty) else None
 
     def _fast_call(self):
@@ -150,15 +150,21 @@ class Plan:
         return result, result.reshape(self.out_loop_shape)
 
     def recycled_or_new(self):
-        """A fresh result array, or last call's if nobody holds it any more.
+        """A fresh result array, or one of the last two calls' if nobody holds it any more.
 
         A result leaves the call, so it cannot live in the memory plan; but when the caller has
         dropped it (only this plan still refers to it), writing into it again is safe and saves
-        the page faults of a new large allocation, a cost comparable to the kernel itself.
+        the page faults of a new large allocation, a cost comparable to the kernel itself. Two
+        are kept because `out = f(x)` in a loop still holds the previous result during the call.
         """
-        result = self.recycled[0]
-        if result is None or sys.getrefcount(result) > 3:  # the list, `result`, the argument
-            result = self.recycled[0] = np.empty(self.result_shape, self.runner.dtype)
+        pool = self.recycled
+        for i in (0, 1):
+            result = pool[i]
+            if result is not None and sys.getrefcount(result) <= 3:  # the list, `result`, the argument
+                return result
+        result = np.empty(self.result_shape, self.runner.dtype)
+        pool[1] = pool[0]
+        pool[0] = result
         return result
 
     def run(self, arrays, slot):
