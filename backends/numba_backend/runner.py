@@ -190,7 +190,7 @@ class Plan:
         parts = _threads()
         bounds = [n * i // parts for i in range(parts + 1)]
         reduced_first = self.variant.reduced[0] if self.variant.reduced else False
-        jobs, outs = [], []
+        calls, outs = [], []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             if lo == hi:
                 continue
@@ -201,7 +201,10 @@ class Plan:
                 outs.append(part)
             else:
                 part = out[lo:hi]
-            jobs.append(_executor().submit(self.fn, shape, *sub, part))
+            calls.append((shape, *sub, part))
+        # The calling thread takes the first share itself: one hand-off fewer than it waiting.
+        jobs = [_executor().submit(self.fn, *call) for call in calls[1:]]
+        self.fn(*calls[0])
         for job in jobs:
             job.result()
         if reduced_first:
