@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from common import (
+    print_worst_errors,
     header, import_jax, import_pytensor, import_torch, max_rel_err, print_summary, print_table,
     pytensor_function, pytensor_modes, ratio_target, time_all,
 )
@@ -95,12 +96,7 @@ def main():
     print_table("elementwise", rows, impls, unit="ms", targets=targets)
 
     print("agreement: max |out - ref| / max |ref| vs a float64 NumPy reference (largest over sizes):")
-    worst = {}
-    for dtype, n, name, err in errors:
-        worst[(dtype, name)] = max(worst.get((dtype, name), 0.0), err)
-    for dtype in DTYPES:
-        print("  " + dtype + ": " + ", ".join(f"{name} {worst[(dtype, name)]:.1e}"
-                                              for name in impls if (dtype, name) in worst))
+    print_worst_errors(errors, DTYPES, impls)
     print()
     print_summary()
 

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 from common import (
+    print_worst_errors,
     header, import_jax, import_pytensor, import_torch, max_rel_err, print_summary, print_table,
     print_breakdown, pytensor_function, pytensor_modes, ratio_target, time_all,
 )
@@ -116,12 +117,7 @@ def main():
     print_table("gradient", rows, impls, unit="ms", targets=targets)
 
     print("agreement: max |grad - ref| / max |ref| vs the float64 hand-derived NumPy gradient (worst of gx, gy, sizes):")
-    worst = {}
-    for dtype, n, name, err in errors:
-        worst[(dtype, name)] = max(worst.get((dtype, name), 0.0), err)
-    for dtype in DTYPES:
-        print("  " + dtype + ": " + ", ".join(f"{name} {worst[(dtype, name)]:.1e}"
-                                              for name in impls if (dtype, name) in worst))
+    print_worst_errors(errors, DTYPES, impls)
     print()
     g = graphs["float64"]
     print(f"graphc gradient graph (float64): {g.stats.nodes_before} -> {g.stats.nodes_after} nodes, "

@@ -47,7 +47,8 @@ def make_data(batch, dtype, seed=1):
 
 
 # ---------------------------------------------------------------- implementations
-def graphc_step(params, dtype):
+def graphc_graph(params, dtype):
+    """The training step as a graph: (inputs, loss, updates), ready for gc.compile."""
     x = gc.placeholder((None, SIZES[0]), dtype, name="x")
     y = gc.placeholder((None,), "int64", name="y")
     vs = [gc.Variable(p.copy(), name=f"p{i}") for i, p in enumerate(params)]
@@ -56,7 +57,12 @@ def graphc_step(params, dtype):
     h2 = gc.tanh(h1 @ W2 + b2)
     loss = gc.cross_entropy(h2 @ W3 + b3, y)
     grads = gc.grad(loss, vs)
-    step = gc.compile([x, y], loss, updates={v: v - LR * g for v, g in zip(vs, grads)})
+    return [x, y], loss, {v: v - LR * g for v, g in zip(vs, grads)}
+
+
+def graphc_step(params, dtype):
+    inputs, loss, updates = graphc_graph(params, dtype)
+    step = gc.compile(inputs, loss, updates=updates)
     return (lambda xb, yb: float(step(xb, yb))), step
 
 

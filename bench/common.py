@@ -319,3 +319,13 @@ def print_breakdown(title, f, call, top=10, reps=20):
           f"{sum(p[0] for p in parts) * 1e3:.3f} ms, the rest is driver/call overhead")
     for seconds, what, n in parts[:top]:
         print(f"    {seconds * 1e3:8.3f} ms  {100 * seconds / total:5.1f}%  {n:>2} x {what}")
+
+
+def print_worst_errors(errors, dtypes, impls):
+    """One line per dtype: each contender's largest relative error over the sizes."""
+    worst = {}
+    for dtype, n, name, err in errors:
+        worst[(dtype, name)] = max(worst.get((dtype, name), 0.0), err)
+    for dtype in dtypes:
+        print("  " + dtype + ": " + ", ".join(f"{name} {worst[(dtype, name)]:.1e}"
+                                              for name in impls if (dtype, name) in worst))
