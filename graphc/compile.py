@@ -6,7 +6,7 @@ import numpy as np
 from graphc.ir.errors import FeedError, ShapeError
 from graphc.ir.graph import Graph
 from graphc.ir.node import Node, Variable
-from graphc.ir.types import fmt_shape
+from graphc.ir.types import fmt_shape, shapes_agree
 
 from .feeds import bind_feeds, make_fast_check
 from .stats import CompileStats
@@ -39,9 +39,7 @@ def _check_graph_spec(inputs, outputs, updates):
                 f"compile: the update of {var.label} has dtype {value.dtype} (built at {value.site}) but the "
                 f"variable is {var.dtype}; cast it with .astype({var.dtype.name!r})"
             )
-        if len(value.shape) != len(var.shape) or any(
-            d is not None and d != s for d, s in zip(value.shape, var.shape)
-        ):
+        if not shapes_agree(value.shape, var.shape):
             raise ShapeError(
                 f"compile: the update of {var.label} has shape {fmt_shape(value.shape)} (built at {value.site}) "
                 f"but the variable has shape {fmt_shape(var.shape)}"

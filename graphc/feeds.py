@@ -2,7 +2,7 @@
 import numpy as np
 
 from graphc.ir.errors import FeedError
-from graphc.ir.types import fmt_shape
+from graphc.ir.types import fmt_shape, shapes_agree
 
 _FAMILY = {"f": "float", "c": "complex", "i": "integer", "u": "integer", "b": "bool"}
 
@@ -32,7 +32,7 @@ def convert_feed(node, value):
                 f"holding {array.dtype} data"
             )
     shape = array.shape
-    if len(shape) != len(node.shape) or any(d is not None and d != s for d, s in zip(node.shape, shape)):
+    if not shapes_agree(node.shape, shape):
         raise FeedError(
             f"input '{node.name}': expected shape {fmt_shape(node.shape)} ({_describe(node)}), "
             f"got shape {fmt_shape(shape)} ({array.dtype})"

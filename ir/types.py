@@ -56,6 +56,11 @@ def normalize_axis(axis, rank, op):
     return tuple(sorted(out))
 
 
+def shapes_agree(a, b):
+    """Same rank, and equal wherever both sizes are known (None agrees with anything)."""
+    return len(a) == len(b) and all(x == y for x, y in zip(a, b) if x is not None and y is not None)
+
+
 def reduced_shape(shape, axes, keepdims):
     if keepdims:
         return tuple(1 if i in axes else d for i, d in enumerate(shape))

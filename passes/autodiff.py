@@ -12,7 +12,7 @@ from graphc.ir.node import Node, as_node
 from graphc.ir.ops.elementwise import add
 from graphc.ir.ops.shape import zeros_like
 from graphc.ir.ops.sources import constant
-from graphc.ir.types import fmt_shape, is_known
+from graphc.ir.types import fmt_shape, is_known, shapes_agree
 
 from .stabilize import stabilize
 
@@ -83,9 +83,7 @@ def grad(y, xs, grad_y=None):
         grad_y = constant(np.ones((), y.dtype))
     else:
         grad_y = as_node(grad_y)
-        if len(grad_y.shape) != len(y.shape) or any(
-            a is not None and b is not None and a != b for a, b in zip(grad_y.shape, y.shape)
-        ):
+        if not shapes_agree(grad_y.shape, y.shape):
             raise ShapeError(
                 f"grad: grad_y has shape {fmt_shape(grad_y.shape)} but y {y.label} has shape {fmt_shape(y.shape)}"
             )
@@ -148,9 +146,7 @@ def jvp(ys, xs, tangents):
     for x, t in zip(xs, tangents):
         _check_wrt(x)
         t = as_node(t)
-        if len(t.shape) != len(x.shape) or any(
-            a is not None and b is not None and a != b for a, b in zip(t.shape, x.shape)
-        ):
+        if not shapes_agree(t.shape, x.shape):
             raise ShapeError(f"jvp: tangent shape {fmt_shape(t.shape)} does not match {x.label} {fmt_shape(x.shape)}")
         tangent_of[id(x)] = t if t.dtype == x.dtype else t.astype(x.dtype)
     for node in toposort(ys):

@@ -5,6 +5,7 @@ that agrees with it. Rules run to a fixed point; a rule that raises is an error,
 """
 from graphc.ir.errors import GraphcError
 from graphc.ir.source import site_override
+from graphc.ir.types import shapes_agree
 
 from .rewrite import clone_with_inputs, rebuild
 
@@ -16,11 +17,7 @@ class RewriteError(GraphcError, RuntimeError):
 
 
 def _compatible(old, new):
-    if new.dtype != old.dtype or len(new.shape) != len(old.shape):
-        return False
-    return all(a == b or a is None or b is None for a, b in zip(old.shape, new.shape)) and all(
-        a == b for a, b in zip(old.shape, new.shape) if a is not None and b is not None
-    )
+    return new.dtype == old.dtype and shapes_agree(old.shape, new.shape)
 
 
 def apply_rules(graph, rules, name):
