@@ -103,15 +103,14 @@ def _boundary_reason(x, uses, is_output, kernel):
         return "constant"
     if is_output:
         return "a graph output, kept in memory"
-    if kind == "fused" or kind in REDUCTIONS:
-        return f"result of a reduction ({kind})" if kind in REDUCTIONS else "another kernel's result"
-    if not (_fusible(x) or _reducible(x)):
+    if kind in REDUCTIONS:
+        return f"result of a reduction ({kind})"
+    if not _fusible(x):
         return f"{kind} is not elementwise: runs as its own step"
     if uses > 1:
         return f"used by {uses} consumers in different kernels or steps: kept in memory"
-    if x.op.name in ("fused",) or _fusible(x):
-        if len(kernel.members) >= MAX_KERNEL_OPS and x.shape == kernel.iter_shape:
-            return f"kernel size limit ({MAX_KERNEL_OPS} ops) reached: the chain continues in another kernel"
+    if len(kernel.members) >= MAX_KERNEL_OPS and x.shape == kernel.iter_shape:
+        return f"kernel size limit ({MAX_KERNEL_OPS} ops) reached: the chain continues in another kernel"
     if x.shape != kernel.iter_shape:
         return f"shape {fmt_shape(x.shape)} differs from the iteration shape {fmt_shape(kernel.iter_shape)}"
     return "kept in memory"

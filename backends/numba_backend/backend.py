@@ -89,8 +89,8 @@ class CompiledDriver:
             elif kind == "transpose":  # a view: inline, without an op call
                 axes = node.attrs["axes"]
                 lines.append(f"    {target} = {args}.T" if axes == (1, 0) else f"    {target} = {args}.transpose({axes!r})")
-            elif lower(node) is not None:
-                step = located_step(node, lower(node))
+            elif (lowered := lower(node)) is not None:
+                step = located_step(node, lowered)
                 namespace[f"nn_{target}"] = checked(node, step) if nan_check else step
                 lines.append(f"    {target} = nn_{target}({args})")
             else:
