@@ -39,8 +39,8 @@ def located(err, node):
         return ExecutionError(message)
 
 
-def evaluate(graph, feeds, nan_check=False):
-    """Values of graph.outputs and of each update, given the feeds (in graph.inputs order).
+def node_values(graph, feeds, nan_check=False):
+    """Every node's value (by node id), given the feeds in graph.inputs order.
 
     Variables are read from their current state.
     """
@@ -55,6 +55,12 @@ def evaluate(graph, feeds, nan_check=False):
             values[id(node)] = run_node(node, values)
             if nan_check:
                 check_step(node, [values[id(x)] for x in node.inputs], values[id(node)])
+    return values
+
+
+def evaluate(graph, feeds, nan_check=False):
+    """Values of graph.outputs and of each update, given the feeds (in graph.inputs order)."""
+    values = node_values(graph, feeds, nan_check)
     outputs = [values[id(x)] for x in graph.outputs]
     updates = [values[id(v)] for v in graph.updates.values()]
     return outputs, updates
