@@ -41,8 +41,17 @@ def check_step(node, inputs, result):
     raise _report(node, inputs)
 
 
-def checked(node, step):
-    """Wrap a step function so its result is checked."""
+def checked(node, step, takes_sink=False):
+    """Wrap a step function so its result is checked. A step that writes its result where the
+    call's workspace says takes that sink as its first argument."""
+    if takes_sink:
+        def run_into(sink, *inputs):
+            result = step(sink, *inputs)
+            check_step(node, inputs, result)
+            return result
+
+        return run_into
+
     def run(*inputs):
         result = step(*inputs)
         check_step(node, inputs, result)

@@ -6,6 +6,7 @@ against this one.
 import numpy as np
 
 from graphc.ir.errors import GraphcError
+from graphc.ir.node import read_state
 
 from .nan_check import check_step
 from graphc.ir.types import check_none_dims
@@ -39,28 +40,27 @@ def located(err, node):
         return ExecutionError(message)
 
 
-def node_values(graph, feeds, nan_check=False):
+def node_values(graph, feeds, state=None, nan_check=False):
     """Every node's value (by node id), given the feeds in graph.inputs order.
 
-    Variables are read from their current state.
+    Variables take their values from `state` (in graph.variables order), else their current ones.
     """
     values = {id(x): value for x, value in zip(graph.inputs, feeds)}
+    variables = graph.variables
+    for var, value in zip(variables, read_state(variables) if state is None else state):
+        values[id(var)] = value
     for node in graph.nodes:
-        kind = node.op.name
-        if kind == "placeholder":
+        if id(node) in values:
             continue
-        elif kind == "variable":
-            values[id(node)] = node.value
-        else:
-            values[id(node)] = run_node(node, values)
-            if nan_check:
-                check_step(node, [values[id(x)] for x in node.inputs], values[id(node)])
+        values[id(node)] = run_node(node, values)
+        if nan_check:
+            check_step(node, [values[id(x)] for x in node.inputs], values[id(node)])
     return values
 
 
-def evaluate(graph, feeds, nan_check=False):
-    """Values of graph.outputs and of each update, given the feeds (in graph.inputs order)."""
-    values = node_values(graph, feeds, nan_check)
+def evaluate(graph, feeds, state, nan_check=False):
+    """Values of graph.outputs and of each update, given the feeds and the Variables' values."""
+    values = node_values(graph, feeds, state, nan_check)
     outputs = [values[id(x)] for x in graph.outputs]
     updates = [values[id(v)] for v in graph.updates.values()]
     return outputs, updates
@@ -69,6 +69,7 @@ def evaluate(graph, feeds, nan_check=False):
 class NumpyBackend:
     name = "numpy"
 
-    def prepare(self, graph, stats, nan_check=False):
-        """Nothing to compile: the interpreter walks the graph on each call."""
-        return lambda feeds: evaluate(graph, feeds, nan_check)
+    def prepare(self, graph, stats, nan_check, max_plans):
+        """Nothing to compile (and no loop layouts to keep): the interpreter walks the graph on
+        each call."""
+        return lambda feeds, state: evaluate(graph, feeds, state, nan_check)

@@ -5,13 +5,16 @@ import numpy as np
 
 from graphc.ir.errors import FeedError, ShapeError
 from graphc.ir.graph import Graph
-from graphc.ir.node import Node, Variable
+from graphc.ir.node import Node, Variable, read_state, write_state
 from graphc.ir.types import fmt_shape, shapes_agree
 
 from .feeds import bind_feeds, make_fast_check
 from .stats import CompileStats
 
 BACKENDS = {}
+# Loop layouts (one per input shape) each kernel keeps; without a bound a function fed many
+# sizes would keep every plan forever.
+DEFAULT_MAX_PLANS = 32
 
 
 def register_backend(name, factory):
@@ -47,15 +50,22 @@ def _check_graph_spec(inputs, outputs, updates):
 
 
 class CompiledFunction:
-    """A compiled graph. Call with inputs by position or by placeholder name."""
+    """A compiled graph. Call with inputs by position or by placeholder name.
+
+    Calls may come from several threads at once. Each reads a snapshot of the Variables'
+    values; a call with updates holds the locks of the Variables it updates (taken in one
+    global order, so two calls cannot deadlock) from that snapshot until its new values are
+    committed, so concurrent updates are never lost and never mixed.
+    """
 
     def __init__(self, graph, runner, stats, single_output):
         self.graph = graph
         self.stats = stats
         self._runner = runner
         self._single = single_output
-        self._variables = [n for n in graph.nodes if isinstance(n, Variable)]
+        self._variables = graph.variables
         self._updates = list(graph.updates.items())
+        self._locks = [var.lock for var in sorted(graph.updates, key=lambda var: var.id)]
         self._fast_check = make_fast_check(graph.inputs)
         self._run = getattr(runner, "run", runner)  # the driver's generated function itself
         fresh = getattr(runner, "fresh_outputs", None)
@@ -75,13 +85,27 @@ class CompiledFunction:
     def __call__(self, *args, **kwargs):
         if kwargs or not self._fast_check(args):
             args = bind_feeds(self.graph.inputs, args, kwargs)
-        if self._fresh_outputs and not self._updates:
+        if self._locks:
+            return self._call_updating(args)
+        state = read_state(self._variables) if self._variables else ()
+        outputs = self._run(args, state)[0]
+        if self._fresh_outputs:
             # Each output is a new array the backend wrote this call: nothing can alias it.
-            outputs = self._run(args)[0]
             return outputs[0] if self._single else outputs
-        state = [v._value for v in self._variables]
-        outputs, new_values = self._run(args)
-        return self._finish(args, state, outputs, new_values)
+        return self._finish(args, state, outputs, [])
+
+    def _call_updating(self, feeds):
+        held = []
+        try:
+            for lock in self._locks:
+                lock.acquire()
+                held.append(lock)
+            state = read_state(self._variables)
+            outputs, new_values = self._run(feeds, state)
+            return self._finish(feeds, state, outputs, new_values)
+        finally:
+            for lock in reversed(held):
+                lock.release()
 
     def _finish(self, feeds, state, outputs, new_values):
         # Every update was computed from the old values; only now, after the whole call
@@ -108,11 +132,13 @@ class CompiledFunction:
         # A fresh array computed for this update becomes the new state as is; anything that
         # may be shared (a feed, old state, an output, another update, a view) is copied.
         shared = {id(a) for a in feeds} | {id(a) for a in state} | {id(a) for a in results}
+        assignments = []
         for var, value in checked:
             if id(value) in shared or not value.flags.owndata or not value.flags.writeable or value.dtype != var.dtype:
                 value = np.array(value, dtype=var.dtype)
             shared.add(id(value))
-            var._value = value
+            assignments.append((var, value))
+        write_state(assignments)
         return results[0] if self._single else results
 
     def __repr__(self):
@@ -125,12 +151,15 @@ def _owned(array):
     return array if array.flags.owndata and array.flags.writeable else np.array(array)
 
 
-def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verify=False, nan_check=False):
+def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verify=False, nan_check=False,
+            max_plans=DEFAULT_MAX_PLANS):
     """Compile a graph from `inputs` (placeholders) to `outputs`, applying `updates` per call.
 
     verify=True re-runs the graph with the reference backend after every pass and names the first
     pass and node whose values changed. nan_check=True checks every step's result and raises
     NaNError naming the first op (inside fused kernels too) that made NaN from NaN-free inputs.
+    max_plans bounds the loop layouts (one per input shape) each kernel keeps; the least
+    recently used goes first.
     """
     from graphc.passes.pipeline import PIPELINES, run_pipeline
     from graphc.passes.verify import check_pass
@@ -142,6 +171,8 @@ def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verif
     outputs = [outputs] if single else list(outputs)
     updates = dict(updates or {})
     _check_graph_spec(list(inputs), outputs, updates)
+    if not isinstance(max_plans, int) or isinstance(max_plans, bool) or max_plans < 1:
+        raise ValueError(f"compile: max_plans must be a positive int, got {max_plans!r}")
     if backend not in BACKENDS:
         raise ValueError(f"compile: unknown backend {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
     graph = Graph(inputs, outputs, updates)
@@ -162,6 +193,6 @@ def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verif
     # Lowering passes (fusion) are how a backend executes, so they run even without optimize.
     graph = run_pipeline(graph, getattr(engine, "passes", []), stats, verify=check)
     stats.nodes_after = len(graph.nodes)
-    runner = engine.prepare(graph, stats, nan_check=nan_check)
+    runner = engine.prepare(graph, stats, nan_check=nan_check, max_plans=max_plans)
     stats.compile_time = time.perf_counter() - start
     return CompiledFunction(graph, runner, stats, single)

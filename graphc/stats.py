@@ -15,6 +15,7 @@ class CompileStats:
         self.kernel_compile_time = 0.0
         self.buffers = 0  # reusable buffers in the memory plan
         self.buffered_values = 0  # intermediates that live in them
+        self.plan_cache = None  # numba: loop layouts kept per kernel (size, limit, evictions)
 
     def record_pass(self, name, before, after, seconds):
         self.passes.append({"name": name, "nodes_before": before, "nodes_after": after, "seconds": seconds})
@@ -45,6 +46,9 @@ class CompileStats:
             "kernel_compile_time": self.kernel_compile_time,
             "buffers": self.buffers,
             "buffered_values": self.buffered_values,
+            "plans": self.plan_cache.size if self.plan_cache else 0,
+            "plan_limit": self.plan_cache.limit if self.plan_cache else None,
+            "plan_evictions": self.plan_cache.evictions if self.plan_cache else 0,
         }
 
     def __str__(self):
@@ -54,6 +58,9 @@ class CompileStats:
         ]
         if self.buffered_values:
             lines.append(f"  memory plan: {self.buffered_values} intermediates in {self.buffers} reused buffers")
+        if self.plan_cache is not None:
+            cache = self.plan_cache
+            lines.append(f"  loop layouts: {cache.size} kept (at most {cache.limit} per kernel), {cache.evictions} evicted")
         if self.passes:
             lines.append(f"  {'pass':<22}{'before':>8}{'after':>8}{'ms':>10}")
             for p in self.passes:

@@ -1,6 +1,7 @@
 """A graph: the nodes needed for some outputs, in a deterministic topological order."""
 import numpy as np
 
+from .node import Variable
 from .types import fmt_shape
 
 
@@ -60,6 +61,11 @@ class Graph:
         self.outputs = list(outputs)
         self.updates = dict(updates or {})
         self.nodes = toposort(self.outputs + list(self.updates.values()) + self.inputs)
+
+    @property
+    def variables(self):
+        """The Variables whose values the graph reads, in node order."""
+        return [node for node in self.nodes if isinstance(node, Variable)]
 
     def __len__(self):
         return len(self.nodes)

@@ -1,5 +1,6 @@
 """Graph nodes: immutable, single-output, compared by identity. Each keeps the user's file:line."""
 import itertools
+import threading
 
 import numpy as np
 
@@ -71,10 +72,33 @@ class Node(OperatorMixin):
             yield self[i]
 
 
-class Variable(Node):
-    """A parameter: a graph leaf whose current value is kept between calls (`.value`)."""
+# Held only while a call reads all its Variables' values, or commits all its updates: a call
+# sees the state either before or after another call's updates, never half of them.
+_STATE_LOCK = threading.Lock()
 
-    __slots__ = ("_value",)
+
+def read_state(variables):
+    """The current values of `variables`, all from the same moment."""
+    with _STATE_LOCK:
+        return [v._value for v in variables]
+
+
+def write_state(assignments):
+    """Assign (variable, new array) pairs as one step."""
+    with _STATE_LOCK:
+        for var, value in assignments:
+            var._value = value
+
+
+class Variable(Node):
+    """A parameter: a graph leaf whose current value is kept between calls (`.value`).
+
+    The value array is never written in place: an update or an assignment replaces it, so an
+    array read from `.value` (or by a running call) never changes under its reader. `lock` is
+    held by a call that updates this Variable, from reading its value to committing the new one.
+    """
+
+    __slots__ = ("_value", "lock")
 
     def __init__(self, value, name=None):
         from .ops.sources import VARIABLE
@@ -82,6 +106,7 @@ class Variable(Node):
         array = np.array(value)  # copies: the caller's array must not alias the state
         super().__init__(VARIABLE, (), {}, array.shape, array.dtype, name=name or None)
         self._value = array
+        self.lock = threading.Lock()
 
     @property
     def value(self):
@@ -99,7 +124,9 @@ class Variable(Node):
             raise TypeError(
                 f"Variable {self.label}: cannot assign a {array.dtype} value to a {self.dtype} variable"
             )
-        self._value = np.array(array, dtype=self.dtype)
+        array = np.array(array, dtype=self.dtype)
+        with self.lock:  # waits for a running call that updates this Variable
+            self._value = array
 
     def __repr__(self):
         return f"<Variable {self.label}: {self.dtype.name}{fmt_shape(self.shape)}>"

@@ -213,7 +213,7 @@ def test_updates_do_not_alias_outputs_or_feeds():
 def test_generated_source_is_kept_and_readable():
     x = gc.placeholder((None,), name="x")
     f = gc.compile([x], gc.exp(x) * 2.0)
-    assert "def run(feeds):" in f.source
+    assert "def run(feeds, state):" in f.source
     assert "def kernel(" in f.source and "vm_exp" in f.source
 
 

@@ -1,5 +1,6 @@
 """The numba backend: fused kernels compiled by numba, everything else on NumPy (BLAS matmul),
 sequenced by a generated straight-line driver so a call adds only a few microseconds."""
+import functools
 import time
 
 import numpy as np
@@ -10,9 +11,11 @@ from graphc.ir.errors import GraphcError
 from graphc.passes.fusion import fuse
 from graphc.passes.verify import RUNTIME_SIZE
 
-from .memory import plan_memory
+from graphc.ir.ops.linalg import MATMUL
+
+from .memory import WRITES_FRESH, plan_memory, workspace_factory
 from .nn_kernels import lower
-from .runner import KernelRunner
+from .runner import KernelRunner, PlanCache
 
 
 def _example(node, iter_shape):
@@ -39,76 +42,86 @@ def located_step(node, fn):
     return step
 
 
-class MatmulInto:
-    """BLAS matmul into the memory plan's buffer (2-D; batched matmul allocates)."""
-
-    def __init__(self, slot):
-        self.slot = slot
-
-    def __call__(self, a, b):
-        if a.ndim != 2 or b.ndim != 2:
-            return np.matmul(a, b)
-        out = self.slot.get((a.shape[0], b.shape[1]), np.result_type(a.dtype, b.dtype))
-        return np.matmul(a, b, out=out)
+def matmul_into(sink, a, b):
+    """BLAS matmul into the call's buffer for this node (2-D; other ranks allocate)."""
+    if a.ndim != 2 or b.ndim != 2:
+        return MATMUL.impl(a, b)
+    return np.matmul(a, b, out=sink.get((a.shape[0], b.shape[1]), np.result_type(a.dtype, b.dtype)))
 
 
 class CompiledDriver:
-    """The straight-line program that runs a fused graph (its source is kept as `.source`)."""
+    """The straight-line program that runs a fused graph (its source is kept as `.source`).
 
-    def __init__(self, graph, stats, nan_check=False):
+    `run(feeds, state)` takes the inputs and the Variables' values (a snapshot the caller took)
+    and returns (outputs, update values). Intermediate buffers belong to a workspace, one per
+    call in flight: a call takes a free workspace from the pool (or makes one) and puts it back
+    when it returns, so concurrent calls never share a buffer and never wait for each other.
+    """
+
+    def __init__(self, graph, stats, nan_check, max_plans):
         self.graph = graph
         self.runners = []
-        slots = plan_memory(graph)
-        near_blas = any(node.op.name == "matmul" for node in graph.nodes)
+        slots, slot_count = plan_memory(graph)
+        near_blas = any(node.op is MATMUL for node in graph.nodes)
         names = {id(node): f"v{i}" for i, node in enumerate(graph.nodes)}
-        namespace = {}
-        lines = ["def run(feeds):"]
+        sinks = {}  # id(node) -> index of its buffer (or result recycler) in a workspace
+        recyclers = 0
+        namespace = {"free": [], "workspace": None}
+        lines = ["def run(feeds, state):", "    try:", "        ws = free.pop()", "    except IndexError:",
+                 "        ws = workspace()"]
         inputs = {id(x): i for i, x in enumerate(graph.inputs)}
+        variables = {id(v): i for i, v in enumerate(graph.variables)}
         numpy_ops = {}
+        plan_cache = PlanCache(max_plans, stats)
         for node in graph.nodes:
             target = names[id(node)]
             args = ", ".join(names[id(x)] for x in node.inputs)
             kind = node.op.name
+            if kind in WRITES_FRESH:
+                if id(node) in slots:
+                    sinks[id(node)] = slots[id(node)]
+                else:
+                    sinks[id(node)] = slot_count + recyclers
+                    recyclers += 1
             if kind == "placeholder":
                 lines.append(f"    {target} = feeds[{inputs[id(node)]}]")
             elif kind == "variable":
-                namespace[f"var_{target}"] = node
-                lines.append(f"    {target} = var_{target}._value")
+                lines.append(f"    {target} = state[{variables[id(node)]}]")
             elif kind == "constant":
                 namespace[f"c_{target}"] = node.attrs["value"]
                 lines.append(f"    {target} = c_{target}")
             elif kind == "fused":
-                runner = KernelRunner(node.attrs["kernel"], stats, slots.get(id(node)), near_blas)
+                runner = KernelRunner(node.attrs["kernel"], stats, plan_cache, near_blas)
                 self.runners.append((node, runner))
-                namespace[f"k_{target}"] = checked(node, runner) if nan_check else runner.entry()
-                lines.append(f"    {target} = k_{target}({args})")
-            elif kind == "matmul" and id(node) in slots:
-                step = MatmulInto(slots[id(node)])
-                namespace[f"mm_{target}"] = checked(node, step) if nan_check else step
-                lines.append(f"    {target} = mm_{target}({args})")
+                namespace[f"k_{target}"] = checked(node, runner, takes_sink=True) if nan_check else runner.entry()
+                lines.append(f"    {target} = k_{target}(ws[{sinks[id(node)]}], {args})")
+            elif kind == "matmul":
+                namespace[f"mm_{target}"] = checked(node, matmul_into, takes_sink=True) if nan_check else matmul_into
+                lines.append(f"    {target} = mm_{target}(ws[{sinks[id(node)]}], {args})")
             elif kind == "transpose":  # a view: inline, without an op call
                 axes = node.attrs["axes"]
                 lines.append(f"    {target} = {args}.T" if axes == (1, 0) else f"    {target} = {args}.transpose({axes!r})")
-            elif (lowered := lower(node)) is not None:
-                step = located_step(node, lowered)
-                namespace[f"nn_{target}"] = checked(node, step) if nan_check else step
-                lines.append(f"    {target} = nn_{target}({args})")
             else:
-                numpy_ops[kind] = numpy_ops.get(kind, 0) + 1
-                step = located_step(node, node.op.impl)
+                lowered = lower(node)
+                if lowered is None:
+                    numpy_ops[kind] = numpy_ops.get(kind, 0) + 1
+                    lowered = functools.partial(node.op.impl, **node.attrs) if node.attrs else node.op.impl
+                step = located_step(node, lowered)
                 namespace[f"op_{target}"] = checked(node, step) if nan_check else step
-                namespace[f"at_{target}"] = node.attrs
-                lines.append(f"    {target} = op_{target}({args}{', ' if args else ''}**at_{target})")
+                lines.append(f"    {target} = op_{target}({args})")
         outs = ", ".join(names[id(x)] for x in graph.outputs)
         ups = ", ".join(names[id(v)] for v in graph.updates.values())
+        lines.append("    free.append(ws)")
         lines.append(f"    return [{outs}], [{ups}]")
         self.source = "\n".join(lines)
-        # Outputs computed by a kernel or matmul without a reusable buffer are new every call.
-        self.fresh_outputs = [x.op.name in ("fused", "matmul") and id(x) not in slots for x in graph.outputs]
+        namespace["workspace"] = workspace_factory(slot_count, recyclers)
+        # Outputs computed by a kernel or matmul into a recycled result are new arrays that
+        # nobody else holds: the caller may hand them out as they are.
+        self.fresh_outputs = [id(x) in sinks and sinks[id(x)] >= slot_count for x in graph.outputs]
         exec(compile(self.source, "<graphc driver>", "exec"), namespace)
         self.run = namespace["run"]
         stats.kernels = len(self.runners)
-        stats.buffers = len({id(slot) for slot in slots.values()})
+        stats.buffers = slot_count
         stats.buffered_values = len(slots)
         stats.numpy_ops = numpy_ops
         stats.slow_paths.extend(
@@ -123,8 +136,8 @@ class CompiledDriver:
             kernel = node.attrs["kernel"]
             runner.warm([_example(x, kernel.iter_shape) for x in kernel.inputs])
 
-    def __call__(self, feeds):
-        return self.run(feeds)
+    def __call__(self, feeds, state):
+        return self.run(feeds, state)
 
     @property
     def kernel_sources(self):
@@ -136,9 +149,9 @@ class NumbaBackend:
     name = "numba"
     passes = [("fuse", fuse)]
 
-    def prepare(self, graph, stats, nan_check=False):
+    def prepare(self, graph, stats, nan_check, max_plans):
         start = time.perf_counter()
-        driver = CompiledDriver(graph, stats, nan_check)
+        driver = CompiledDriver(graph, stats, nan_check, max_plans)
         driver.warm()
         stats.kernel_compile_time = time.perf_counter() - start
         return driver

@@ -4,7 +4,13 @@ steps of the same call.
 Only results that never leave a call get a slot (graph outputs and update values are fresh
 arrays the caller keeps). A step that runs a NumPy op may return a view of its input, so a
 buffer stays alive until the last use of anything that may alias it.
+
+The buffers themselves live in a workspace (a list of Slots and Recyclers, indexed by the
+plan), one per call in flight, so that concurrent calls of one compiled function never share
+a buffer.
 """
+import sys
+
 import numpy as np
 
 # Steps whose result is a fresh array written by us (never a view of an input).
@@ -26,8 +32,45 @@ class Slot:
         return buf
 
 
+class Recycler:
+    """Where a result that leaves the call is written: a fresh array, or one of the last two
+    this recycler handed out if nobody holds it any more.
+
+    Writing into a dropped result again is safe and saves the page faults of a new large
+    allocation, a cost comparable to the kernel itself. Two are kept because `out = f(x)` in a
+    loop still holds the previous result during the call.
+    """
+
+    __slots__ = ("last", "before")
+
+    def __init__(self):
+        self.last = self.before = None
+
+    def get(self, shape, dtype):
+        # A reference count of 3 is this object's attribute, the local name and the argument.
+        result = self.last
+        if result is not None and sys.getrefcount(result) <= 3 and result.shape == shape and result.dtype == dtype:
+            return result
+        result = self.before
+        if result is not None and sys.getrefcount(result) <= 3 and result.shape == shape and result.dtype == dtype:
+            return result
+        result = np.empty(shape, dtype)
+        self.before = self.last
+        self.last = result
+        return result
+
+
+def workspace_factory(slots, recyclers):
+    """A function making one call's workspace: `slots` Slots, then `recyclers` Recyclers."""
+    def workspace():
+        return [Slot() for _ in range(slots)] + [Recycler() for _ in range(recyclers)]
+
+    return workspace
+
+
 def plan_memory(graph):
-    """Map id(node) -> Slot for every intermediate that may use a reused buffer."""
+    """(slot index by id(node), number of slots) for every intermediate that may use a reused
+    buffer; nodes whose lifetimes do not overlap share a slot."""
     order = {id(node): i for i, node in enumerate(graph.nodes)}
     escaping = {id(x) for x in graph.outputs} | {id(v) for v in graph.updates.values()}
     # root[id] = the buffer owner a node's value may alias (itself for fresh results)
@@ -52,6 +95,7 @@ def plan_memory(graph):
                     if x.op.name not in WRITES_FRESH:
                         stack.extend(x.inputs)
     slots = {}
+    count = 0
     free = {}  # (static shape, dtype) -> slots whose owner is dead
     releases = {}  # step index -> slots freed after it
     for node in graph.nodes:
@@ -62,7 +106,10 @@ def plan_memory(graph):
             continue
         key = (node.shape, node.dtype.str)
         pool = free.get(key)
-        slot = pool.pop() if pool else Slot()
+        if pool:
+            slot = pool.pop()
+        else:
+            slot, count = count, count + 1
         slots[id(node)] = slot
         releases.setdefault(last_use[id(node)], []).append((key, slot))
-    return slots
+    return slots, count

@@ -3,11 +3,13 @@
 A plan is cached per tuple of input shapes, so a steady-state call costs a dict lookup, the
 numba dispatch and, for large sizes, handing halves of the work to a thread pool (kernels are
 compiled with nogil, so the threads run truly in parallel, without numba's slower-to-compile
-parallel mode).
+parallel mode). Plans hold no arrays: the result is written where the call's `sink` (a Slot
+or Recycler of the call's workspace) says, so concurrent calls never share an output.
 """
+import itertools
 import math
 import os
-import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -25,6 +27,7 @@ PARALLEL_THRESHOLD = 1 << 19
 # elements. There, only very large kernels are split.
 PARALLEL_THRESHOLD_WITH_BLAS = 1 << 22
 _pool = []
+_clock = itertools.count()
 
 
 def _threads():
@@ -102,16 +105,16 @@ class Plan:
         threshold = PARALLEL_THRESHOLD_WITH_BLAS if runner.near_blas else PARALLEL_THRESHOLD
         self.split = bool(self.loop_shape) and size >= threshold and self.loop_shape[0] >= 2 and _threads() > 1
         self.input_ranks = [len(s) for s in shapes]
-        self.recycled = [None, None]
+        self.used = next(_clock)
         self.call = self._fast_call() if not (self.split or self.empty) else None
 
     def _fast_call(self):
         """A straight-line function for this layout: a small call is a handful of operations."""
         kernel = self.runner.kernel
         n = len(self.input_shapes)
-        ns = {"fn": self.fn, "empty": np.empty, "ascontig": np.ascontiguousarray, "slot": self.runner.slot,
+        ns = {"fn": self.fn, "ascontig": np.ascontiguousarray,
               "dtype": self.runner.dtype, "loop": self.loop_shape, "shape": self.result_shape,
-              "out_loop": self.out_loop_shape, "new": self.recycled_or_new, "init": _init_value(kernel.root.op.name, self.runner.dtype)
+              "out_loop": self.out_loop_shape, "init": _init_value(kernel.root.op.name, self.runner.dtype)
               if kernel.reduce else None, "count": getattr(self, "count", None), "divide": np.divide}
         args = []
         for k, target in enumerate(self.input_shapes):
@@ -119,8 +122,8 @@ class Plan:
                 args.append(f"x{k}[()]" if self.input_ranks[k] == 0 else f"x{k}.reshape(-1)[0]")
             else:
                 args.append(f"ascontig(x{k}).reshape({target!r})")
-        lines = [f"def call({', '.join(f'x{k}' for k in range(n))}):"]
-        lines.append("    r = new()" if self.runner.slot is None else "    r = slot.get(shape, dtype)")
+        lines = [f"def call(sink, {', '.join(f'x{k}' for k in range(n))}):"]
+        lines.append("    r = sink.get(shape, dtype)")
         out = "r" if self.out_loop_shape == self.result_shape else "r.reshape(out_loop)"
         lines.append(f"    o = {out}")
         if kernel.reduce:
@@ -141,40 +144,19 @@ class Plan:
                 args.append(np.ascontiguousarray(a).reshape(target))
         return args
 
-    def output(self, slot):
+    def output(self, sink):
         """The result array (in the node's shape) and its loop-shaped view for the kernel."""
-        if slot is None:
-            result = self.recycled_or_new()
-        else:
-            result = slot.get(self.result_shape, self.runner.dtype)
+        result = sink.get(self.result_shape, self.runner.dtype)
         return result, result.reshape(self.out_loop_shape)
 
-    def recycled_or_new(self):
-        """A fresh result array, or one of the last two calls' if nobody holds it any more.
-
-        A result leaves the call, so it cannot live in the memory plan; but when the caller has
-        dropped it (only this plan still refers to it), writing into it again is safe and saves
-        the page faults of a new large allocation, a cost comparable to the kernel itself. Two
-        are kept because `out = f(x)` in a loop still holds the previous result during the call.
-        """
-        pool = self.recycled
-        for i in (0, 1):
-            result = pool[i]
-            if result is not None and sys.getrefcount(result) <= 3:  # the list, `result`, the argument
-                return result
-        result = np.empty(self.result_shape, self.runner.dtype)
-        pool[1] = pool[0]
-        pool[0] = result
-        return result
-
-    def run(self, arrays, slot):
+    def run(self, sink, arrays):
         if self.call is not None:
-            return self.call(*arrays)
+            return self.call(sink, *arrays)
         kernel = self.runner.kernel
         if self.empty:
             return kernel_reference(kernel, arrays)
         args = self.arguments(arrays)
-        result, out = self.output(slot)
+        result, out = self.output(sink)
         if kernel.reduce:
             out.fill(_init_value(kernel.root.op.name, out.dtype))
         if self.split:
@@ -222,14 +204,43 @@ def kernel_reference(kernel, arrays):
     return FUSED.impl(*arrays, kernel=kernel)
 
 
+class PlanCache:
+    """The bound on each kernel's plans, shared by the kernels of one compiled function, and the
+    count of plans evicted (shown in stats)."""
+
+    def __init__(self, limit, stats):
+        self.limit = limit
+        self.evictions = 0
+        self.owners = []  # the kernels' plan dicts
+        self._lock = threading.Lock()  # misses only: a hit reads the dict without it
+        stats.plan_cache = self
+
+    def new_plans(self):
+        plans = {}
+        self.owners.append(plans)
+        return plans
+
+    def insert(self, plans, key, plan):
+        with self._lock:
+            if key not in plans and len(plans) >= self.limit:
+                oldest = min(plans, key=lambda k: plans[k].used)
+                del plans[oldest]
+                self.evictions += 1
+            plans[key] = plan
+
+    @property
+    def size(self):
+        return sum(len(plans) for plans in self.owners)
+
+
 class KernelRunner:
-    def __init__(self, kernel, stats, slot, near_blas=False):
+    def __init__(self, kernel, stats, plan_cache, near_blas=False):
         self.kernel = kernel
         self.near_blas = near_blas  # the graph also runs BLAS: split only very large loops
         self.dtype = kernel.root.dtype
         self.stats = stats
-        self.slot = slot  # the memory plan's reusable buffer, or None for a fresh result
-        self.plans = {}
+        self.plan_cache = plan_cache
+        self.plans = plan_cache.new_plans()
         self.functions = {}
         self.sources = {}
         self.source_on_disk = {}
@@ -254,11 +265,14 @@ class KernelRunner:
         shapes = tuple(a.shape for a in arrays)
         plan = self.plans.get(shapes)
         if plan is None:
-            plan = self.plans[shapes] = Plan(self, shapes)
+            plan = Plan(self, shapes)
+            self.plan_cache.insert(self.plans, shapes, plan)
+        else:
+            plan.used = next(_clock)
         return plan
 
-    def __call__(self, *arrays):
-        return self.plan(arrays).run(arrays, self.slot)
+    def __call__(self, sink, *arrays):
+        return self.plan(arrays).run(sink, arrays)
 
     def entry(self):
         """A call function of fixed arity: the plan for the input shapes, then its fast path."""
@@ -266,13 +280,14 @@ class KernelRunner:
         names = ", ".join(f"x{k}" for k in range(n))
         key = "(" + "".join(f"x{k}.shape, " for k in range(n)) + ")"
         source = (
-            f"def entry({names}):\n"
+            f"def entry(sink, {names}):\n"
             f"    plan = plans.get({key})\n"
             f"    if plan is not None and plan.call is not None:\n"
-            f"        return plan.call({names})\n"
-            f"    return runner({names})\n"
+            f"        plan.used = tick()\n"
+            f"        return plan.call(sink, {names})\n"
+            f"    return runner(sink, {names})\n"
         )
-        ns = {"plans": self.plans, "runner": self}
+        ns = {"plans": self.plans, "runner": self, "tick": _clock.__next__}
         exec(compile(source, "<graphc kernel entry>", "exec"), ns)
         return ns["entry"]
 
@@ -282,7 +297,7 @@ class KernelRunner:
         if plan.empty:
             return
         args = plan.arguments(example_arrays)
-        _, out = plan.output(None)
+        out = np.empty(plan.out_loop_shape, self.dtype)
         import numba
 
         sig = tuple(numba.typeof(a) for a in [plan.loop_shape] + args + [out])
