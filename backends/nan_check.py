@@ -5,11 +5,8 @@ so the report names the op and the user's line, not "kernel 7".
 """
 import numpy as np
 
-from graphc.ir.errors import GraphcError
+from graphc.ir.errors import NaNError
 
-
-class NaNError(GraphcError, FloatingPointError):
-    pass
 
 
 def _has_nan(value):

@@ -6,7 +6,7 @@
     f = gc.compile([x], [y, gc.grad(y, x)])
 """
 from graphc.ir import ops as _ops
-from graphc.ir.errors import FeedError, GradientError, GraphcError, ShapeError
+from graphc.ir.errors import FeedError, GradientError, GraphcError, NaNError, RewriteError, ShapeError
 from graphc.ir.graph import Graph
 from graphc.ir.node import Node, Variable
 from graphc.ir.ops import (

@@ -15,3 +15,11 @@ class FeedError(GraphcError, ValueError):
 
 class GradientError(GraphcError, ValueError):
     """A gradient was asked for that cannot be computed (e.g. only non-differentiable paths)."""
+
+
+class NaNError(GraphcError, FloatingPointError):
+    """nan_check=True: an op produced NaN from NaN-free inputs (the message names it)."""
+
+
+class RewriteError(GraphcError, RuntimeError):
+    """A rewrite rule failed, broke a node's type, or a rule set never reached a fixed point."""

@@ -3,7 +3,7 @@
 Each rule is `rule(node) -> node | None`. A replacement must have the node's dtype and a shape
 that agrees with it. Rules run to a fixed point; a rule that raises is an error, never skipped.
 """
-from graphc.ir.errors import GraphcError
+from graphc.ir.errors import RewriteError
 from graphc.ir.source import site_override
 from graphc.ir.types import shapes_agree
 
@@ -12,21 +12,31 @@ from .rewrite import clone_with_inputs, rebuild
 MAX_SWEEPS = 20
 
 
-class RewriteError(GraphcError, RuntimeError):
-    pass
-
 
 def _compatible(old, new):
     return new.dtype == old.dtype and shapes_agree(old.shape, new.shape)
 
 
+def _not_converging(name, fired, where):
+    rules = ", ".join(sorted({rule.__name__ for rule in fired}))
+    return RewriteError(
+        f"{name}: the rewrite rules did not converge after {MAX_SWEEPS} sweeps {where}; "
+        f"rules that kept firing: {rules}"
+    )
+
+
 def apply_rules(graph, rules, name):
-    """Rebuild `graph` applying `rules` bottom-up until nothing changes."""
+    """Rebuild `graph` applying `rules` bottom-up until nothing changes.
+
+    Rules that keep undoing each other (or growing the graph) never reach a fixed point: that
+    is a RewriteError naming them, never a graph silently left half rewritten.
+    """
     for _ in range(MAX_SWEEPS):
-        changed = [False]
+        fired = []
 
         def replace(node, inputs):
             node = clone_with_inputs(node, inputs)
+            here = []
             for _ in range(MAX_SWEEPS):
                 for rule in rules:
                     with site_override(node.site):
@@ -43,13 +53,14 @@ def apply_rules(graph, rules, name):
                                 f"into {new.op.name} {new.dtype}{new.shape} (built at {node.site})"
                             )
                         node = new
-                        changed[0] = True
+                        here.append(rule)
                         break
                 else:
+                    fired.extend(here)
                     return node
-            return node
+            raise _not_converging(name, here[-MAX_SWEEPS // 2:], f"on {node.op.name} built at {node.site}")
 
         graph = rebuild(graph, replace)
-        if not changed[0]:
+        if not fired:
             return graph
-    return graph
+    raise _not_converging(name, fired, "over the graph")

@@ -227,3 +227,26 @@ def test_a_dropped_result_buffer_is_reused_and_a_held_one_is_not():
     assert again.ctypes.data == address  # nobody held it: written in place of a new allocation
     np.testing.assert_allclose(held, np.tanh(v) * 2)
     np.testing.assert_allclose(again, np.tanh(v * 0.5) * 2)
+
+
+@pytest.mark.parametrize("where", ["node", "graph"])
+def test_rules_that_never_converge_raise_naming_them(monkeypatch, where):
+    from graphc.ir.ops import elementwise as ew
+    from graphc.passes import simplify
+
+    def rebuild_exp(node):  # always "finds" a new node for exp: never a fixed point on that node
+        return ew.exp(node.inputs[0]) if node.op is ew.EXP else None
+
+    def wrap_exp(node):  # grows the graph on every sweep: never a fixed point over the graph
+        return ew.add(node, 0.0) if node.op is ew.EXP else None
+
+    rule = rebuild_exp if where == "node" else wrap_exp
+    monkeypatch.setattr(simplify, "RULES", simplify.RULES + [rule])
+    x = gc.placeholder((None,), name="x")
+    with pytest.raises(gc.RewriteError, match=rf"did not converge after \d+ sweeps .*rules that kept firing: {rule.__name__}"):
+        gc.compile([x], gc.exp(x), backend="numpy")
+
+
+def test_errors_are_exported():
+    assert issubclass(gc.NaNError, gc.GraphcError) and issubclass(gc.NaNError, FloatingPointError)
+    assert issubclass(gc.RewriteError, gc.GraphcError)

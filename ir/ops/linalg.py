@@ -38,7 +38,7 @@ class MATMUL(Op):
         return batch + rows + cols, ufunc_result_dtype(np.matmul, (x.dtype, y.dtype))
 
     def impl(self, x, y):
-        return np.matmul(x, y)
+        return np.asarray(np.matmul(x, y))  # 1-D @ 1-D: a 0-d array, like every other op's result
 
     def unbroadcast_needed(self, index, inputs):
         return any(v.ndim > 2 for v in inputs)  # only batch dimensions broadcast
