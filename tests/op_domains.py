@@ -16,9 +16,9 @@ import graphc as gc
 from graphc.ir import OPS
 from graphc.ir.ops import indexing, nn, reductions, shape as shp
 
-# Backends every value/gradient test runs on (the `backend` fixture); e.g.
-# GRAPHC_TEST_BACKENDS=numpy,numba runs the same domains on the numba backend too.
-BACKENDS = os.environ.get("GRAPHC_TEST_BACKENDS", "numpy").split(",")
+# Backends every value/gradient test runs on (the `backend` fixture): both by default; a
+# developer iterating on one may set e.g. GRAPHC_TEST_BACKENDS=numpy.
+BACKENDS = os.environ.get("GRAPHC_TEST_BACKENDS", "numpy,numba").split(",")
 
 F64 = np.dtype(np.float64)
 I64 = np.dtype(np.int64)
