@@ -31,9 +31,9 @@ def run_node(node, values):
         raise located(err, node) from err
 
 
-def located(err, node):
+def located(err, node, within=""):
     """The same kind of error, with the failing node and its creation site added."""
-    message = f"{err} (while computing {node.op.name} built at {node.site})"
+    message = f"{err} (while computing {node.op.name}{within} built at {node.site})"
     try:
         return type(err)(message)
     except Exception:

@@ -8,6 +8,7 @@ from graphc.ir.graph import Graph
 from graphc.ir.node import Node, Variable, read_state, write_state
 from graphc.ir.types import fmt_shape, shapes_agree
 
+from .feed_dims import size_links
 from .feeds import bind_feeds, make_fast_check
 from .stats import CompileStats
 
@@ -58,7 +59,7 @@ class CompiledFunction:
     committed, so concurrent updates are never lost and never mixed.
     """
 
-    def __init__(self, graph, runner, stats, single_output):
+    def __init__(self, graph, runner, stats, single_output, size_checks):
         self.graph = graph
         self.stats = stats
         self._runner = runner
@@ -66,7 +67,8 @@ class CompiledFunction:
         self._variables = graph.variables
         self._updates = list(graph.updates.items())
         self._locks = [var.lock for var in sorted(graph.updates, key=lambda var: var.id)]
-        self._fast_check = make_fast_check(graph.inputs)
+        self._size_checks = size_checks
+        self._fast_check = make_fast_check(graph.inputs, size_checks)
         self._run = getattr(runner, "run", runner)  # the driver's generated function itself
         fresh = getattr(runner, "fresh_outputs", None)
         self._fresh_outputs = bool(fresh) and all(fresh) and len({id(x) for x in graph.outputs}) == len(graph.outputs)
@@ -84,7 +86,7 @@ class CompiledFunction:
 
     def __call__(self, *args, **kwargs):
         if kwargs or not self._fast_check(args):
-            args = bind_feeds(self.graph.inputs, args, kwargs)
+            args = bind_feeds(self.graph.inputs, args, kwargs, self._size_checks)
         if self._locks:
             return self._call_updating(args)
         state = read_state(self._variables) if self._variables else ()
@@ -183,6 +185,7 @@ def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verif
                 f"compile: the outputs depend on placeholder '{node.name}' ({node.dtype.name}"
                 f"{fmt_shape(node.shape)}, built at {node.site}), which is not among the inputs"
             )
+    size_checks = size_links(graph)  # of the graph as built: what the user's program requires
     stats = CompileStats()
     stats.backend = backend
     stats.nodes_before = len(graph.nodes)
@@ -195,4 +198,4 @@ def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verif
     stats.nodes_after = len(graph.nodes)
     runner = engine.prepare(graph, stats, nan_check=nan_check, max_plans=max_plans)
     stats.compile_time = time.perf_counter() - start
-    return CompiledFunction(graph, runner, stats, single)
+    return CompiledFunction(graph, runner, stats, single, size_checks)

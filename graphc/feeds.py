@@ -2,7 +2,9 @@
 import numpy as np
 
 from graphc.ir.errors import FeedError
-from graphc.ir.types import fmt_shape, shapes_agree
+from graphc.ir.types import check_fits, fmt_shape, shapes_agree
+
+from .feed_dims import check_sizes, fast_conditions
 
 _FAMILY = {"f": "float", "c": "complex", "i": "integer", "u": "integer", "b": "bool"}
 
@@ -23,7 +25,13 @@ def convert_feed(node, value):
             )
     else:
         # Python numbers and lists are 'weak', as in NumPy 2: ints may feed a float input.
-        array = np.asarray(value)
+        try:
+            array = np.asarray(value)
+        except ValueError as err:  # a ragged list
+            raise FeedError(
+                f"input '{node.name}': expected {_describe(node)}, got a {type(value).__name__} that is not "
+                f"a rectangular array ({err})"
+            ) from None
         if array.dtype == object or (
             not np.can_cast(array.dtype, expected, casting="same_kind")
         ):
@@ -38,12 +46,14 @@ def convert_feed(node, value):
             f"got shape {fmt_shape(shape)} ({array.dtype})"
         )
     if array.dtype != expected:
+        check_fits(array, expected, f"input '{node.name}'")
         array = array.astype(expected)
     return array
 
 
-def bind_feeds(inputs, args, kwargs):
-    """Checked arrays, in the order of `inputs`, from positional and keyword arguments."""
+def bind_feeds(inputs, args, kwargs, size_checks=()):
+    """Checked arrays, in the order of `inputs`, from positional and keyword arguments;
+    `size_checks` (from feed_dims.size_links) say which run-time sizes must agree."""
     names = [x.name for x in inputs]
     if len(args) > len(inputs):
         raise FeedError(f"expected at most {len(inputs)} inputs ({', '.join(names)}), got {len(args)} positional")
@@ -58,12 +68,15 @@ def bind_feeds(inputs, args, kwargs):
     if missing:
         shown = ", ".join(f"'{x.name}' ({_describe(x)})" for x in missing)
         raise FeedError(f"missing input {shown}")
-    return tuple(convert_feed(x, given[x.name]) for x in inputs)
+    feeds = tuple(convert_feed(x, given[x.name]) for x in inputs)
+    check_sizes(inputs, feeds, size_checks)
+    return feeds
 
 
-def make_fast_check(inputs):
+def make_fast_check(inputs, size_checks=()):
     """A generated predicate: are these positional args already arrays of exactly the right
-    dtype and shape? Then a call skips conversion (the common case costs a few attribute reads)."""
+    dtype and shape, with the sizes that must agree equal? Then a call skips conversion (the
+    common case costs a few attribute reads)."""
     namespace = {"ndarray": np.ndarray}
     conditions = [f"len(args) == {len(inputs)}"]
     for i, x in enumerate(inputs):
@@ -74,6 +87,7 @@ def make_fast_check(inputs):
             conditions += [f"args[{i}].shape[{axis}] == {d}" for axis, d in enumerate(x.shape) if d is not None]
         else:
             conditions.append(f"args[{i}].shape == {tuple(x.shape)!r}")
+    conditions += fast_conditions(size_checks)
     source = "def fast_check(args):\n    return " + " and ".join(conditions) + "\n"
     exec(compile(source, "<graphc feed check>", "exec"), namespace)
     return namespace["fast_check"]

@@ -8,7 +8,7 @@ from .dispatch import apply, is_python_scalar, plain_dtype, register_frontend, r
 from .errors import GraphcError, ShapeError
 from .operators import OperatorMixin
 from .source import user_site
-from .types import fmt_shape
+from .types import check_fits, fmt_shape
 
 _ids = itertools.count()
 
@@ -120,10 +120,14 @@ class Variable(Node):
                 f"Variable {self.label}: cannot assign a value of shape {fmt_shape(array.shape)}; "
                 f"expected {fmt_shape(self.shape)}"
             )
-        if not np.can_cast(array.dtype, self.dtype, casting="same_kind"):
+        # Python ints are weak, as in NumPy 2: they may fill any integer variable they fit.
+        weak_int = not isinstance(new, (np.ndarray, np.generic)) and array.dtype.kind in "iub" \
+            and self.dtype.kind in "iu"
+        if not weak_int and not np.can_cast(array.dtype, self.dtype, casting="same_kind"):
             raise TypeError(
                 f"Variable {self.label}: cannot assign a {array.dtype} value to a {self.dtype} variable"
             )
+        check_fits(array, self.dtype, f"Variable {self.label}")
         array = np.array(array, dtype=self.dtype)
         with self.lock:  # waits for a running call that updates this Variable
             self._value = array

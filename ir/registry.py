@@ -83,6 +83,16 @@ class Op:
     # scalar expression for fusion: a format string over input names, e.g. "({0} * {1})"
     scalar = None
 
+    def dim_links(self, node):
+        """Which run-time sizes this op ties together, for checking feeds before a call.
+
+        Returns (output, equal): output[d] is an (input position, axis) whose size the output's
+        dimension d always has, or None; `equal` lists pairs of (input position, axis) whose
+        sizes must agree for the op to run. Claiming nothing is always safe; a claim that is
+        not a real requirement would reject valid feeds.
+        """
+        return (None,) * node.ndim, ()
+
     # ---- derived ---------------------------------------------------------------------------
     def blocks_gradient(self, attrs):
         return not self.differentiable

@@ -117,3 +117,16 @@ def check_none_dims(static_shapes, runtime_shapes, out_shape, what, site):
                     f"{out_shape[lead + axis]}; graphc does not broadcast None dimensions implicitly. "
                     f"Declare that dimension as 1 or use gc.broadcast_to (built at {site})"
                 )
+
+
+def check_fits(array, dtype, what):
+    """Raise OverflowError, as NumPy 2 does for a Python int, when integer data would wrap on
+    conversion to the integer `dtype` (for arrays too: a silent wrap is a wrong answer)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "iu" or array.dtype.kind not in "iu" or not array.size or np.can_cast(array.dtype, dtype):
+        return
+    info = np.iinfo(dtype)
+    low, high = int(array.min()), int(array.max())
+    if low < info.min or high > info.max:
+        bad = low if low < info.min else high
+        raise OverflowError(f"{what}: integer {bad} is out of bounds for {dtype} [{info.min}, {info.max}]")

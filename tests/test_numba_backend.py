@@ -179,7 +179,8 @@ def test_none_dimension_does_not_broadcast_silently():
     y = gc.placeholder((None,), name="y")
     for backend in ("numba", "numpy"):
         f = gc.compile([x, y], x * y, backend=backend)
-        with pytest.raises(gc.ShapeError, match=r"declared None.*would broadcast to 3.*Declare that dimension as 1"):
+        with pytest.raises(gc.FeedError, match=r"dimension 0 of 'x' is 1 but dimension 0 of 'y' is 3.*does not "
+                                               r"broadcast a dimension declared None: declare it as 1"):
             f(np.ones(1), np.ones(3))
 
 

@@ -96,7 +96,8 @@ class CompiledDriver:
                 namespace[f"k_{target}"] = checked(node, runner, takes_sink=True) if nan_check else runner.entry()
                 lines.append(f"    {target} = k_{target}(ws[{sinks[id(node)]}], {args})")
             elif kind == "matmul":
-                namespace[f"mm_{target}"] = checked(node, matmul_into, takes_sink=True) if nan_check else matmul_into
+                step = located_step(node, matmul_into)
+                namespace[f"mm_{target}"] = checked(node, step, takes_sink=True) if nan_check else step
                 lines.append(f"    {target} = mm_{target}(ws[{sinks[id(node)]}], {args})")
             elif kind == "transpose":  # a view: inline, without an op call
                 axes = node.attrs["axes"]

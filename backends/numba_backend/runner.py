@@ -14,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from graphc.backends.numpy_backend import located, run_node
+from graphc.ir.errors import GraphcError
 from graphc.ir.types import check_none_dims, reduced_shape
 
 from .codegen import Variant, kernel_source
@@ -281,15 +283,33 @@ class KernelRunner:
         key = "(" + "".join(f"x{k}.shape, " for k in range(n)) + ")"
         source = (
             f"def entry(sink, {names}):\n"
-            f"    plan = plans.get({key})\n"
-            f"    if plan is not None and plan.call is not None:\n"
-            f"        plan.used = tick()\n"
-            f"        return plan.call(sink, {names})\n"
-            f"    return runner(sink, {names})\n"
+            f"    try:\n"
+            f"        plan = plans.get({key})\n"
+            f"        if plan is not None and plan.call is not None:\n"
+            f"            plan.used = tick()\n"
+            f"            return plan.call(sink, {names})\n"
+            f"        return runner(sink, {names})\n"
+            f"    except GraphcError:\n"
+            f"        raise\n"
+            f"    except Exception as err:\n"
+            f"        raise runner.explain(err, ({names},)) from err\n"
         )
-        ns = {"plans": self.plans, "runner": self, "tick": _clock.__next__}
+        ns = {"plans": self.plans, "runner": self, "tick": _clock.__next__, "GraphcError": GraphcError}
         exec(compile(source, "<graphc kernel entry>", "exec"), ns)
         return ns["entry"]
+
+    def explain(self, err, arrays):
+        """The error to raise for a failed kernel call: the member op that fails the same way
+        on the reference interpreter (naming it and the user's line), else the kernel's ops and
+        the line that built its result."""
+        values = {id(x): a for x, a in zip(self.kernel.inputs, arrays)}
+        try:
+            with np.errstate(all="ignore"):
+                for member in self.kernel.members:
+                    values[id(member)] = run_node(member, values)
+        except Exception as reference_err:  # run_node's errors name the member and its line
+            return reference_err
+        return located(err, self.kernel.root, f" in the fused kernel {' -> '.join(self.kernel.ops())}")
 
     def warm(self, example_arrays):
         """Compile (or load from the disk cache) the variant these example inputs need."""

@@ -12,6 +12,20 @@ from ..types import broadcast_shapes, ufunc_result_dtype
 from . import shape as shp
 
 
+def broadcast_links(shapes, rank):
+    """dim_links of NumPy broadcasting of `shapes` to `rank` dims: the dims that are not 1 at one
+    position must all be equal (graphc never broadcasts a None dimension)."""
+    output, equal = [], []
+    for d in range(rank):
+        sources = [
+            (k, len(shape) - rank + d) for k, shape in enumerate(shapes)
+            if len(shape) - rank + d >= 0 and shape[len(shape) - rank + d] != 1
+        ]
+        output.append(sources[0] if sources else None)
+        equal += [(sources[0], other) for other in sources[1:]]
+    return output, equal
+
+
 class Elementwise(Op):
     elementwise = True
     broadcasts = True
@@ -23,6 +37,9 @@ class Elementwise(Op):
 
     def impl(self, *args):
         return self.ufunc(*args)
+
+    def dim_links(self, node):
+        return broadcast_links([x.shape for x in node.inputs], node.ndim)
 
     def unbroadcast_needed(self, index, inputs):
         # Only a size-1 (or missing) dimension broadcasts. A None dimension is taken to equal the

@@ -43,6 +43,18 @@ class MATMUL(Op):
     def unbroadcast_needed(self, index, inputs):
         return any(v.ndim > 2 for v in inputs)  # only batch dimensions broadcast
 
+    def dim_links(self, node):
+        x, y = node.inputs
+        contraction = [((0, x.ndim - 1), (1, y.ndim - 2 if y.ndim >= 2 else 0))]
+        batch_rank = node.ndim - (x.ndim >= 2) - (y.ndim >= 2)
+        # the batch dims lead, so their axis numbers are those of the operands
+        output, equal = ew.broadcast_links([v.shape[:-2] for v in (x, y)], batch_rank)
+        if x.ndim >= 2:
+            output.append((0, x.ndim - 2))
+        if y.ndim >= 2:
+            output.append((1, y.ndim - 1))
+        return output, contraction + list(equal)
+
     def vjp(self, g, out, x, y):
         if x.ndim == 1 and y.ndim == 1:
             return (lambda: ew.mul(g, y), lambda: ew.mul(g, x))
@@ -86,6 +98,9 @@ class TRANSPOSE(Op):
 
     def impl(self, x, *, axes):
         return np.transpose(x, axes)
+
+    def dim_links(self, node):
+        return [(0, a) for a in node.attrs["axes"]], ()
 
     def vjp(self, g, out, x, *, axes):
         return (transpose(g, tuple(np.argsort(axes).tolist())),)

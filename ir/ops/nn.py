@@ -17,6 +17,9 @@ class _AlongAxis(Op):
     def infer(self, inputs, attrs):
         return inputs[0].shape, float_dtype_for(inputs[0].dtype)
 
+    def dim_links(self, node):
+        return [(0, d) for d in range(node.ndim)], ()
+
 
 @register
 class SOFTMAX(_AlongAxis):
@@ -91,6 +94,9 @@ class CROSS_ENTROPY(Op):
             )
         return np.asarray(-np.mean(logp[np.arange(len(labels)), labels]))
 
+    def dim_links(self, node):
+        return (), [((0, 0), (1, 0))]  # one label per row
+
     def _dlogits(self, logits, labels):
         probs = softmax(logits, -1)
         batch = red.axis_size(logits, (0,), probs.dtype)
@@ -118,6 +124,10 @@ class ONE_HOT_LIKE(Op):
     def infer(self, inputs, attrs):
         labels, ref = inputs
         return labels.shape + (ref.shape[-1],), ref.dtype
+
+    def dim_links(self, node):
+        labels, ref = node.inputs
+        return [(0, d) for d in range(labels.ndim)] + [(1, ref.ndim - 1)], ()
 
     def impl(self, labels, ref):
         return (np.expand_dims(labels, -1) == np.arange(np.shape(ref)[-1])).astype(ref.dtype)

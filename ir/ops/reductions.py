@@ -30,6 +30,11 @@ class Reduction(Op):
     def impl(self, x, *, axis, keepdims):
         return np.asarray(self.reducer(x, axis=axis, keepdims=keepdims))
 
+    def dim_links(self, node):
+        axes, keep = node.attrs["axis"], node.attrs["keepdims"]
+        kept = [None if d in axes else (0, d) for d in range(node.inputs[0].ndim) if keep or d not in axes]
+        return kept, ()
+
 
 def _reduction_fn(op):
     def reduce(x, axis=None, keepdims=False):
