@@ -128,3 +128,17 @@ def test_variable_assignment_that_does_not_fit_overflows():
     assert v.value.dtype == np.uint8 and v.value.tolist() == [3, 255]
     with pytest.raises(TypeError, match="cannot assign a float64 value to a uint8 variable"):
         v.value = [1.5, 2.0]
+
+
+def test_a_kernel_numba_cannot_compile_names_its_ops_and_line(monkeypatch):
+    from graphc.backends.numba_backend import codegen
+
+    def broken_expression(node, args):  # stands for any kernel numba fails to type
+        return "undefined_function(" + ", ".join(args) + ")"
+
+    monkeypatch.setattr(codegen, "scalar_expression", broken_expression)
+    x = gc.placeholder((None,), name="x")
+    y = gc.tanh(x) * 3.0  # the kernel's root
+    with pytest.raises(Exception, match=rf"while computing mul in the fused kernel tanh -> mul built at "
+                                        rf".*test_feed_checks.py:{line_of('# the kernel')}"):
+        gc.compile([x], y)

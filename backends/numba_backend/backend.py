@@ -135,7 +135,12 @@ class CompiledDriver:
         """Compile every kernel now (for the layouts static shapes predict), not on the first call."""
         for node, runner in self.runners:
             kernel = node.attrs["kernel"]
-            runner.warm([_example(x, kernel.iter_shape) for x in kernel.inputs])
+            try:
+                runner.warm([_example(x, kernel.iter_shape) for x in kernel.inputs])
+            except GraphcError:
+                raise
+            except Exception as err:  # numba could not compile it: say which kernel, whose line
+                raise runner.located(err) from err
 
     def __call__(self, feeds, state):
         return self.run(feeds, state)

@@ -309,6 +309,9 @@ class KernelRunner:
                     values[id(member)] = run_node(member, values)
         except Exception as reference_err:  # run_node's errors name the member and its line
             return reference_err
+        return self.located(err)
+
+    def located(self, err):
         return located(err, self.kernel.root, f" in the fused kernel {' -> '.join(self.kernel.ops())}")
 
     def warm(self, example_arrays):
