@@ -27,8 +27,9 @@ DAMAGED = "damaged cache entry"
 
 def _python(script, env, cwd, *args):
     # cwd outside the checkout: there, the source tree would shadow the installed package
-    return subprocess.run([sys.executable, "-c", script, *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", script, *args], env=env, cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done
 
 
 class _Planted:
@@ -273,11 +274,14 @@ def test_no_temp_dir_either_means_an_in_memory_cache(tmp_path, fresh_process_sta
         _compile_and_check("x * x - 0.5 * x")
 
 
-# No writable HOME, and a package dir numba cannot write to either (simulated by leaving numba's
-# in-tree locator out): numba had nowhere to cache graphc's own functions and `import graphc` failed.
+# No writable HOME, and a package dir numba cannot write to either: numba had nowhere to cache
+# graphc's own functions and `import graphc` failed.
 NO_HOME = textwrap.dedent(
     """
     import json
+    import numba.core.caching as caching
+    # as for a read-only install: numba may not cache beside graphc's source files
+    caching.CacheImpl._locator_classes = [caching.UserProvidedCacheLocator, caching.UserWideCacheLocator]
     import numpy as np, graphc as gc
     from graphc.backends.numba_backend import scalar_ops
     x = gc.placeholder((None,), name="x")
@@ -290,8 +294,9 @@ NO_HOME = textwrap.dedent(
 def test_no_writable_home_and_a_read_only_install_still_import_and_compile(tmp_path):
     home = tmp_path / "home-is-a-file"
     home.write_text("")
-    env = {k: v for k, v in os.environ.items() if k not in ("GRAPHC_CACHE_DIR", "NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
-    env.update(HOME=str(home), NUMBA_CACHE_LOCATOR_CLASSES="UserProvidedCacheLocator,UserWideCacheLocator")
+    unset = ("GRAPHC_CACHE_DIR", "NUMBA_CACHE_DIR", "NUMBA_CACHE_LOCATOR_CLASSES", "XDG_CACHE_HOME")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env["HOME"] = str(home)
     done = _python(NO_HOME, env, tmp_path)
     assert done.stderr.count("CacheDirWarning: graphc:") == 1, done.stderr
     assert "Traceback" not in done.stderr
