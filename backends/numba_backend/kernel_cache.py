@@ -5,14 +5,16 @@ file's exact bytes, and its machine code, once per signature and CPU, to
 `k_<digest>-<key>.compiled`. A second process that builds the same kernel finds both and
 compiles nothing. (`cache_dir` chooses the dir, and refuses one that others could write to.)
 
-Nothing found there is trusted unchecked, as loading it executes it. A source file is used only
-if its bytes equal the source its name stands for, and the bytes compared are the bytes
-executed; a compiled file only if its checksum covers both its content and the exact key
-(kernel, signature, CPU, Python) it is loaded for. Anything else (cut, empty, garbage, another
-kernel's or another signature's file) is a damaged entry: it is replaced, the kernel recompiled,
-and `entry_was_damaged` lets the compile stats say so. numba's own cache (`cache=True`) is not
-used for kernels: its index and data pickles carry no checksum (a cut or swapped file makes it
-raise, or load another kernel's code), and it follows NUMBA_CACHE_DIR to dirs nobody checked.
+Nothing found there is trusted unchecked, as loading it executes it. What runs is always the
+source graphc generated in this process; the file is only compared with it byte for byte (it
+stays for inspection, for numba's error messages, and to tell an intact entry from a damaged
+one). A compiled file is used only if its checksum covers both its content and the exact key
+(kernel, signature, CPU, Python) it is loaded for; nothing is unpickled before that check.
+Anything else (cut, empty, garbage, another kernel's or another signature's file) is a damaged
+entry: it is replaced, the kernel recompiled, and `entry_was_damaged` lets the compile stats
+say so. numba's own cache (`cache=True`) is not used for kernels: its index and data pickles
+carry no checksum (a cut or swapped file makes it raise, or load another kernel's code), and it
+follows NUMBA_CACHE_DIR to dirs nobody checked.
 """
 import glob
 import hashlib
@@ -100,7 +102,7 @@ def _load_module(digest, source, name):
 
 
 def _execute(source, path, module_name):
-    """Run the verified bytes themselves: importing `path` would read the file a second time."""
+    """Run `source` itself under `path`'s name: importing `path` would run whatever is there by then."""
     module = types.ModuleType(module_name)
     module.__file__ = path
     sys.modules[module_name] = module  # numba's pickled environments find their module by name
