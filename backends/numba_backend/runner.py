@@ -19,7 +19,7 @@ from graphc.ir.errors import GraphcError
 from graphc.ir.types import check_none_dims, reduced_shape
 
 from .codegen import Variant, kernel_source
-from .kernel_cache import load_kernel
+from .kernel_cache import entry_was_damaged, load_kernel
 
 # Below this many loop iterations a second thread costs more than it saves (measured here: a
 # 1e6-element kernel runs ~1.8x faster on 2 threads, a 1e5 one gains nothing).
@@ -334,6 +334,8 @@ class KernelRunner:
             why = "already compiled in this process"
         elif from_disk:
             why = "loaded from the on-disk cache"
+        elif entry_was_damaged(fn, sig):
+            why = "damaged cache entry"
         elif self.source_on_disk[plan.variant.key()]:
             why = f"kernel source was cached, but not compiled for these types ({types})"
         else:
