@@ -40,6 +40,14 @@ def site_override(site):
         _override.pop()
 
 
+def site_of(node):
+    """Nodes built inside take the site of graph node `node` (an eager tensor has none to give):
+    a gradient rule's nodes then point at the user's line of the op they differentiate, so a
+    run-time check that only the gradient makes still names the user's call."""
+    site = getattr(node, "site", None)
+    return contextlib.nullcontext() if site is None else site_override(site)
+
+
 def user_site():
     """Return 'file:line' of the innermost frame outside graphc, or '<unknown>'."""
     if _override:

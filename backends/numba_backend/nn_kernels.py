@@ -75,11 +75,14 @@ def cross_entropy_rows(x, labels):
 
 @_jit
 def one_hot_rows(labels, out):
+    """out[i] = one-hot of labels[i]; returns the index of a label outside [0, classes), or -1."""
     out[:] = 0
     for i in range(labels.shape[0]):
         label = labels[i]
-        if 0 <= label < out.shape[1]:
-            out[i, label] = 1
+        if label < 0 or label >= out.shape[1]:
+            return i
+        out[i, label] = 1
+    return -1
 
 
 def _rows(node, axis_attr="axis"):
@@ -113,7 +116,8 @@ def lower(node):
 
         def one_hot_step(labels, ref):
             out = np.empty((labels.shape[0], ref.shape[-1]), dtype)
-            one_hot_rows(np.ascontiguousarray(labels), out)
+            if one_hot_rows(np.ascontiguousarray(labels), out) >= 0:
+                node.op.impl(labels, ref)  # raises the reference's IndexError message
             return out
 
         return one_hot_step
@@ -125,8 +129,9 @@ def lower(node):
         dtype = node.dtype
 
         def cross_entropy_step(x, labels):
-            if x.shape[0] == 0:
-                return node.op.impl(x, labels)  # NumPy's mean of nothing: nan, with its warning
+            if x.shape[0] == 0 or x.shape[0] != labels.shape[0]:
+                # NumPy's mean of nothing (nan, with its warning), or the reference's row-count error
+                return node.op.impl(x, labels)
             loss, bad = cross_entropy_rows(np.ascontiguousarray(x), np.ascontiguousarray(labels))
             if bad >= 0:
                 return node.op.impl(x, labels)  # raises the reference's IndexError message

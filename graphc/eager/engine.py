@@ -8,17 +8,30 @@ import heapq
 
 import numpy as np
 
-from graphc.ir.ops.elementwise import add
+from graphc.ir.ops.elementwise import add, astype
 
 from .grad_mode import set_grad_enabled
 from .tape import AccumulateGrad, accumulate
 from .tensor import Tensor
 
 
-def _as_tensor(value, like):
-    if isinstance(value, Tensor):
-        return value
-    return Tensor._make(np.array(value, dtype=like.dtype))
+def _root_grad(g, out, i):
+    """gradient= for output i as a tensor of the output's shape and dtype. As in PyTorch, a real
+    gradient is cast to the output's dtype, but a complex one for a real output (or the reverse)
+    is an error: casting would drop its imaginary part."""
+    g = g if isinstance(g, Tensor) else Tensor._make(np.array(g))
+    if g.shape != out.shape:
+        raise RuntimeError(
+            f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] has a "
+            f"shape of {out.shape}"
+        )
+    if (g.dtype.kind == "c") != (out.dtype.kind == "c"):
+        raise RuntimeError(
+            "For complex Tensors, both grad_output and output are required to have the same dtype. "
+            f"Mismatch in dtype: grad_output[{i}] has a dtype of {g.dtype} and output[{i}] has a "
+            f"dtype of {out.dtype}."
+        )
+    return g if g.dtype == out.dtype else astype(g, out.dtype)
 
 
 def _root_grads(outputs, grads):
@@ -34,12 +47,7 @@ def _root_grads(outputs, grads):
                 )
             g = Tensor._make(np.ones(out.shape, out.dtype))
         else:
-            g = _as_tensor(g, out)
-            if g.shape != out.shape:
-                raise RuntimeError(
-                    f"Mismatch in shape: grad_output[{i}] has a shape of {g.shape} and output[{i}] has a "
-                    f"shape of {out.shape}"
-                )
+            g = _root_grad(g, out, i)
         result.append(g)
     return result
 
@@ -72,8 +80,21 @@ def _run_hooks(node, nr, grad):
     for hook in list(node.pre_hooks.get(nr, {}).values()):
         new = hook(grad)
         if new is not None:
+            _check_hook_result(hook, grad, new)
             grad = new
     return grad
+
+
+def _check_hook_result(hook, grad, new):
+    """A hook may replace a gradient only by a tensor of its dtype and shape (PyTorch's check):
+    anything else would be summed into, or stored as, the wrong gradient."""
+    name = getattr(hook, "__name__", "<unknown>")
+    if not isinstance(new, Tensor):
+        raise TypeError(f"expected Tensor, but hook '{name}' returned '{type(new).__name__}'")
+    if new.dtype != grad.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was {grad.dtype} got {new.dtype})")
+    if new.shape != grad.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value (was {grad.shape} got {new.shape})")
 
 
 def run(roots, root_grads, retain_graph, create_graph, capture=None):

@@ -3,7 +3,9 @@
 The flag is per thread, as in PyTorch, so a data-loading thread under no_grad does not switch
 recording off for the training loop. Each works as a context manager and as a decorator.
 """
+import contextlib
 import functools
+import inspect
 import threading
 
 _state = threading.local()
@@ -32,18 +34,55 @@ class _GradMode:
         return False
 
     def __call__(self, func):
+        if inspect.isgeneratorfunction(func):
+            return _generator_in_mode(func, self.flag)
         flag = self.flag
 
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
-            prev = is_grad_enabled()
-            _set(flag)
-            try:
+            with _mode(flag):
                 return func(*args, **kwargs)
-            finally:
-                _set(prev)
 
         return wrapper
+
+
+@contextlib.contextmanager
+def _mode(flag):
+    prev = is_grad_enabled()
+    _set(flag)
+    try:
+        yield
+    finally:
+        _set(prev)
+
+
+def _generator_in_mode(func, flag):
+    """A generator's body runs in the mode each time it resumes, and its caller's mode is back at
+    every yield (PyTorch's _wrap_generator): a plain wrapper would only cover creating it."""
+
+    @functools.wraps(func)
+    def generator(*args, **kwargs):
+        gen = func(*args, **kwargs)
+        try:
+            with _mode(flag):
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with _mode(flag):
+                        gen.close()
+                    raise
+                except BaseException as err:  # thrown in by the caller: on to the generator
+                    with _mode(flag):
+                        response = gen.throw(err)
+                else:
+                    with _mode(flag):
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+
+    return generator
 
 
 class no_grad(_GradMode):

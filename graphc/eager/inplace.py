@@ -10,7 +10,7 @@ import numpy as np
 
 from graphc.ir import ops as F
 from graphc.ir.derivatives import call_vjp
-from graphc.ir.ops.indexing import build_key, getitem_grad, parse_key
+from graphc.ir.ops.indexing import build_key, check_mask_sizes, getitem_grad, parse_key
 from graphc.ir.ops.shape import broadcast_like
 from graphc.ir.registry import OPS
 
@@ -136,6 +136,7 @@ def copy_(target, src):
 def setitem(target, key, value):
     key = plain_key(key)
     spec, arrays = parse_key(key)
+    check_mask_sizes(target.shape, spec)  # the mask's True places alone would fit a shorter axis
     if not arrays:  # basic indexing: a view, written through
         copy_(target[key], value)
         return

@@ -10,6 +10,7 @@ import numpy as np
 
 from graphc.ir.operators import OperatorMixin
 
+from .grad_mode import is_grad_enabled
 from .methods import TorchMethods
 from .tape import AccumulateGrad, RemovableHandle, VersionCounter
 
@@ -235,9 +236,10 @@ class Tensor(TorchMethods, OperatorMixin):
         for i in range(self._data.shape[0]):
             yield self[i]
 
-    def numpy(self):
-        """The underlying array itself (shared memory)."""
-        if self.requires_grad:
+    def numpy(self, *, force=False):
+        """The underlying array itself (shared memory). As in PyTorch (tensor_numpy.cpp), a tensor
+        that requires grad is refused only while grad mode is on; force=True skips the check."""
+        if not force and self.requires_grad and is_grad_enabled():
             raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead.")
         return self._data
 

@@ -8,8 +8,9 @@ import numpy as np
 from ..dispatch import apply
 from ..errors import ShapeError
 from ..registry import Op, register
-from ..source import user_site
+from ..source import site_of, user_site
 from ..types import broadcast_shapes, fmt_shape, normalize_axis
+from .sources import CONSTANT
 
 
 def _is_value(obj):
@@ -41,9 +42,11 @@ def parse_key(key):
         else:
             if not _is_value(item):
                 item = as_index_array(item) if isinstance(item, (list, tuple)) else np.asarray(item)
-                if item.dtype == np.bool_:  # a known mask is the integer arrays of its True places
-                    for coords in np.nonzero(item):
-                        spec.append(("array", len(arrays)))
+                if item.dtype == np.bool_:
+                    # A known mask is the integer arrays of its True places; each keeps the mask's
+                    # size along its axis, which must equal the indexed axis (NumPy checks that).
+                    for size, coords in zip(item.shape, np.nonzero(item)):
+                        spec.append(("array", len(arrays), size))
                         arrays.append(coords.astype(np.int64))
                     continue
             kind = np.dtype(item.dtype).kind
@@ -73,8 +76,31 @@ def _expand_ellipsis(spec, rank):
     return spec + fill
 
 
+def _mask_size(entry):
+    """The length of the boolean mask axis an entry came from, or None for other entries."""
+    return entry[2] if entry[0] == "array" and len(entry) == 3 else None
+
+
+def check_mask_sizes(shape, spec):
+    """A boolean mask must be as long as each axis it indexes; sizes not known yet are skipped."""
+    if all(_mask_size(e) is None for e in spec):
+        return
+    dim = 0
+    for e in _expand_ellipsis(spec, len(shape)):
+        if e[0] == "new":
+            continue
+        size = _mask_size(e)
+        if size is not None and shape[dim] is not None and shape[dim] != size:
+            raise IndexError(
+                f"boolean index did not match indexed array along axis {dim}; size of axis is "
+                f"{shape[dim]} but size of corresponding boolean axis is {size}"
+            )
+        dim += 1
+
+
 def index_shape(shape, spec, array_shapes):
     """Output shape of x[key] by NumPy's rules, with None for sizes known only at run time."""
+    check_mask_sizes(shape, spec)
     entries = _expand_ellipsis(spec, len(shape))
     advanced = any(e[0] == "array" for e in entries)
     out, adv_at, adv_shapes, adv_entry_pos = [], None, [], []
@@ -137,10 +163,12 @@ class GETITEM(Op):
         return index_shape(x.shape, attrs["spec"], [a.shape for a in arrays]), x.dtype
 
     def impl(self, x, *arrays, spec):
+        check_mask_sizes(np.shape(x), spec)  # a None dimension is only known now
         return np.asarray(x[build_key(spec, arrays)])
 
     def vjp(self, g, out, x, *arrays, spec):
-        return (getitem_grad(g, x, arrays, spec),) + (None,) * len(arrays)
+        with site_of(out):
+            return (getitem_grad(g, x, arrays, spec),) + (None,) * len(arrays)
 
     def jvp(self, tangents, out, x, *arrays, spec):
         return None if tangents[0] is None else apply(GETITEM, tangents[0], *arrays, spec=spec)
@@ -181,13 +209,20 @@ class ScatterAdd(Op):
     def read(self, gg, rest, attrs):
         raise NotImplementedError
 
+    def check(self, shape, rest, attrs):
+        """Raise as the read would for places it rejects: np.add.at alone wraps negative indices,
+        and a gradient-only step may run this op without the read."""
+        raise NotImplementedError
+
     def impl(self, g, x, *rest, **attrs):
+        self.check(np.shape(x), rest, attrs)
         out = np.zeros(np.shape(x), g.dtype)
         np.add.at(out, self.key(rest, attrs), g)
         return out
 
     def vjp(self, gg, out, g, x, *rest, **attrs):
-        return (self.read(gg, rest, attrs), None) + (None,) * len(rest)
+        with site_of(out):
+            return (self.read(gg, rest, attrs), None) + (None,) * len(rest)
 
     def jvp(self, tangents, out, g, x, *rest, **attrs):
         return None if tangents[0] is None else apply(self, tangents[0], x, *rest, **attrs)
@@ -201,6 +236,9 @@ class GETITEM_GRAD(ScatterAdd):
 
     def key(self, arrays, attrs):
         return build_key(attrs["spec"], arrays)
+
+    def check(self, shape, arrays, attrs):
+        check_mask_sizes(shape, attrs["spec"])  # integer arrays: np.add.at checks them as x[key] would
 
     def impl(self, g, x, *arrays, spec):
         if arrays:
@@ -222,6 +260,26 @@ def _check_int(index, op):
         raise TypeError(f"{op}: index must hold integers, got dtype {index.dtype}")
 
 
+def check_index_range(index, size, dim, op):
+    """PyTorch's rule for index_select, gather and their scatters: 0 <= index < size. NumPy would
+    wrap a negative index around instead."""
+    if np.size(index) == 0:
+        return
+    low, high = np.min(index), np.max(index)
+    if low < 0 or high >= size:
+        raise IndexError(
+            f"{op}: index {low if low < 0 else high} is out of bounds for dimension {dim} with size "
+            f"{size}; indices must lie in [0, {size}) (no negative indices, as in PyTorch)"
+        )
+
+
+def _check_known_index(index, size, dim, op):
+    """An index given as a constant is checked when the node is built, if the size is known
+    (eager arrays are checked by the computation itself)."""
+    if getattr(index, "op", None) is CONSTANT and size is not None:
+        check_index_range(index.attrs["value"], size, dim, op)
+
+
 @register
 class INDEX_SELECT(Op):
     """PyTorch's index_select: the entries `index` (1-D) along axis `dim` (a copy)."""
@@ -238,15 +296,18 @@ class INDEX_SELECT(Op):
         _check_int(index, self.name)
         if index.ndim != 1:
             raise ShapeError(f"index_select: index must be 1-D, got shape {fmt_shape(index.shape)}")
+        _check_known_index(index, x.shape[attrs["dim"]], attrs["dim"], self.name)
         shape = list(x.shape)
         shape[attrs["dim"]] = index.shape[0]
         return tuple(shape), x.dtype
 
     def impl(self, x, index, *, dim):
+        check_index_range(index, np.shape(x)[dim], dim, self.name)
         return np.take(x, index, axis=dim)
 
     def vjp(self, g, out, x, index, *, dim):
-        return (index_add(g, x, index, dim), None)
+        with site_of(out):
+            return (index_add(g, x, index, dim), None)
 
 
 def index_select(x, dim, index):
@@ -261,6 +322,9 @@ class INDEX_ADD(ScatterAdd):
 
     def key(self, rest, attrs):
         return (slice(None),) * attrs["dim"] + (rest[0],)
+
+    def check(self, shape, rest, attrs):
+        check_index_range(rest[0], shape[attrs["dim"]], attrs["dim"], self.name)
 
     def read(self, gg, rest, attrs):
         return index_select(gg, attrs["dim"], rest[0])
@@ -302,13 +366,16 @@ class GATHER(Op):
                     f"gather: index shape {fmt_shape(index.shape)} exceeds input shape "
                     f"{fmt_shape(x.shape)} at axis {d}"
                 )
+        _check_known_index(index, x.shape[attrs["dim"]], attrs["dim"], self.name)
         return index.shape, x.dtype
 
     def impl(self, x, index, *, dim):
+        check_index_range(index, np.shape(x)[dim], dim, self.name)
         return x[_gather_key(index, dim)]
 
     def vjp(self, g, out, x, index, *, dim):
-        return (scatter_add(g, x, index, dim), None)
+        with site_of(out):
+            return (scatter_add(g, x, index, dim), None)
 
 
 def gather(x, dim, index):
@@ -323,6 +390,9 @@ class SCATTER_ADD(ScatterAdd):
 
     def key(self, rest, attrs):
         return _gather_key(rest[0], attrs["dim"])
+
+    def check(self, shape, rest, attrs):
+        check_index_range(rest[0], shape[attrs["dim"]], attrs["dim"], self.name)
 
     def read(self, gg, rest, attrs):
         return gather(gg, attrs["dim"], rest[0])

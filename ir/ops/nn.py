@@ -4,6 +4,7 @@ import numpy as np
 from ..dispatch import apply
 from ..errors import ShapeError
 from ..registry import Op, register
+from ..source import site_of
 from ..types import float_dtype_for, fmt_shape, normalize_axis
 from . import elementwise as ew
 from . import reductions as red
@@ -86,31 +87,41 @@ class CROSS_ENTROPY(Op):
         return (), float_dtype_for(logits.dtype)
 
     def impl(self, logits, labels):
-        logp = LOG_SOFTMAX.impl(logits, axis=1)
-        if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
-            raise IndexError(
-                f"cross_entropy: labels must lie in [0, {logits.shape[1]}), got values from "
-                f"{labels.min()} to {labels.max()}"
+        if len(labels) != len(logits):  # None dims: only known now; NumPy would pick rows silently
+            raise ValueError(
+                f"cross_entropy: {len(logits)} rows of logits {fmt_shape(logits.shape)} but {len(labels)} "
+                f"labels {fmt_shape(labels.shape)} at run time"
             )
+        check_labels(labels, logits.shape[1], self.name)
+        logp = LOG_SOFTMAX.impl(logits, axis=1)
         return np.asarray(-np.mean(logp[np.arange(len(labels)), labels]))
 
     def dim_links(self, node):
         return (), [((0, 0), (1, 0))]  # one label per row
 
-    def _dlogits(self, logits, labels):
-        probs = softmax(logits, -1)
-        batch = red.axis_size(logits, (0,), probs.dtype)
-        return ew.div(ew.sub(probs, one_hot_like(labels, probs)), batch)
+    def _dlogits(self, logits, labels, out):
+        with site_of(out):  # one_hot_like checks the labels: its errors name the loss's line
+            probs = softmax(logits, -1)
+            batch = red.axis_size(logits, (0,), probs.dtype)
+            return ew.div(ew.sub(probs, one_hot_like(labels, probs)), batch)
 
     def vjp(self, g, out, logits, labels):
-        return (ew.mul(self._dlogits(logits, labels), g), None)
+        return (ew.mul(self._dlogits(logits, labels, out), g), None)
 
     def jvp(self, tangents, out, logits, labels):
-        return red.sum(ew.mul(self._dlogits(logits, labels), tangents[0]))
+        return red.sum(ew.mul(self._dlogits(logits, labels, out), tangents[0]))
 
 
 def cross_entropy(logits, labels):
     return apply(CROSS_ENTROPY, logits, labels)
+
+
+def check_labels(labels, classes, op_name):
+    """Class indices must lie in [0, classes): NumPy would wrap negatives, one-hot would drop them."""
+    if labels.size and (labels.min() < 0 or labels.max() >= classes):
+        raise IndexError(
+            f"{op_name}: labels must lie in [0, {classes}), got values from {labels.min()} to {labels.max()}"
+        )
 
 
 @register
@@ -130,6 +141,7 @@ class ONE_HOT_LIKE(Op):
         return [(0, d) for d in range(labels.ndim)] + [(1, ref.ndim - 1)], ()
 
     def impl(self, labels, ref):
+        check_labels(labels, np.shape(ref)[-1], self.name)  # the gradient of a loss may be all that runs
         return (np.expand_dims(labels, -1) == np.arange(np.shape(ref)[-1])).astype(ref.dtype)
 
     def vjp(self, g, out, labels, ref):
