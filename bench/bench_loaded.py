@@ -14,12 +14,12 @@ their own sessions leave it a session's share. --same-session or --own-sessions 
 
 Contenders: graphc; graphc-plain, the same step with every matmul a plain NumPy call on the
 BLAS's threads (how graphc ran them before issue 8); numpy, the hand-written step of bench_mlp;
-jax.jit and torch when installed. Each is timed quiet, then loaded, then quiet again (medians,
-contenders interleaved); the ratio is loaded / quiet (the lower of the two quiet medians).
+jax.jit and torch when installed. Each is timed quiet, under each load, then quiet again
+(medians, contenders interleaved); the ratio is loaded / quiet (the lower quiet median).
 
 Target: graphc loaded/quiet <= 3 on the demo step.
 
-Run: python bench/bench_loaded.py [--full] [--same-session]
+Run: python bench/bench_loaded.py [--full] [--same-session | --own-sessions]
 """
 import os
 import signal
