@@ -329,3 +329,37 @@ def print_worst_errors(errors, dtypes, impls):
     for dtype in dtypes:
         print("  " + dtype + ": " + ", ".join(f"{name} {worst[(dtype, name)]:.1e}"
                                               for name in impls if (dtype, name) in worst))
+
+
+# ---------------------------------------------------------------- CPU features
+def print_cpu_features():
+    """Which CPU and which code paths ran: the CPU's SIMD levels as NumPy sees them, the CPU
+    numba compiles graphc's kernels for, and the BLAS (its kernel set and thread count) that
+    NumPy's and graphc's matmuls call. OPENBLAS_CORETYPE, where set, forces that kernel set."""
+    import numpy as np
+
+    try:
+        from numpy._core import _multiarray_umath as umath
+
+        dispatch = [f for f in umath.__cpu_dispatch__ if umath.__cpu_features__.get(f)]
+        print(f"numpy SIMD: baseline {' '.join(umath.__cpu_baseline__)}, dispatched {' '.join(dispatch) or '-'}")
+    except (ImportError, AttributeError):  # NumPy internals
+        print("numpy SIMD: unknown")
+    try:
+        import llvmlite.binding as llvm
+
+        print(f"numba kernels compiled for CPU {llvm.get_host_cpu_name()}")
+    except Exception as err:
+        print(f"numba CPU: unknown ({type(err).__name__})")
+    from graphc.backends.numba_backend import blas
+
+    info = blas.blas_info()
+    if info["library"] is None:
+        print(f"BLAS: not OpenBLAS ({np.show_config(mode='dicts')['Build Dependencies']['blas']['name']}): "
+              "graphc leaves its threads alone")
+    else:
+        print(f"BLAS: {info.get('config', '?')}, kernels for {info.get('core', '?')}, {info['threads']} threads; "
+              f"graphc runs matmuls below {blas.THREADS_FROM} float64 multiply-adds on one of them")
+    names = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+    env = {k: os.environ[k] for k in names if k in os.environ}
+    print(f"environment: {' '.join(f'{k}={v}' for k, v in env.items()) or 'no BLAS or thread variables set'}")

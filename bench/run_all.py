@@ -11,7 +11,7 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCHMARKS = ["bench_elementwise", "bench_gradient", "bench_mlp", "bench_overhead", "bench_compile"]
+BENCHMARKS = ["bench_elementwise", "bench_gradient", "bench_mlp", "bench_overhead", "bench_compile", "bench_loaded"]
 
 
 def main():

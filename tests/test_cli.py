@@ -5,8 +5,9 @@ import sys
 
 import pytest
 
+from graphc import demo
 from graphc.cli import main
-from graphc.demo import run, spiral
+from graphc.demo import busy_note, compare_times, run, spiral
 
 
 def test_help_lists_every_command(capsys):
@@ -29,9 +30,35 @@ def test_demo_trains_and_reports(capsys):
     assert "nodes as built" in text and "after optimization" in text and "fused kernels" in text
     assert "compile:" in text and "kernel cache" in text
     assert "time per training step: compiled" in text and "eager" in text
+    assert f"the fastest of {demo.TIMING_ROUNDS} rounds, taken in turns" in text
     assert result["param_diff"] < 1e-12
     assert abs(result["compiled_loss"] - result["eager_loss"]) < 1e-12
     assert result["test_accuracy"] > 0.9
+
+
+def test_demo_times_are_the_fastest_rounds_taken_in_turns():
+    now, calls = [0.0], []
+    costs = {"compiled": iter([5, 5, 1, 3, 9, 9]), "eager": iter([30, 16, 50])}  # ms, call by call
+
+    def step(name):
+        def call():
+            calls.append(name)
+            now[0] += next(costs[name]) / 1e3
+        return call
+
+    compiled, eager = compare_times(step("compiled"), step("eager"), rounds=3, compiled_per_round=2,
+                                    clock=lambda: now[0])
+    assert calls == ["compiled", "compiled", "eager"] * 3
+    assert (round(compiled * 1e3, 9), round(eager * 1e3, 9)) == (2.0, 16.0)
+
+
+def test_demo_says_when_the_machine_is_busy(monkeypatch):
+    monkeypatch.setattr(demo.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(demo.os, "getloadavg", lambda: (3.04, 2.0, 1.0))
+    assert busy_note() == ("note: the machine is busy (load average 3.0 on 2 CPUs): both times are inflated, "
+                           "their ratio may be off")
+    monkeypatch.setattr(demo.os, "getloadavg", lambda: (0.4, 0.2, 0.1))
+    assert busy_note() == ""
 
 
 def test_spiral_is_balanced_and_deterministic():

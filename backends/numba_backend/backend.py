@@ -13,6 +13,7 @@ from graphc.passes.verify import RUNTIME_SIZE
 
 from graphc.ir.ops.linalg import MATMUL
 
+from .blas import matmul_into
 from .memory import WRITES_FRESH, plan_memory, workspace_factory
 from .nn_kernels import lower
 from .runner import KernelRunner, PlanCache
@@ -40,13 +41,6 @@ def located_step(node, fn):
             raise located(err, node) from err
 
     return step
-
-
-def matmul_into(sink, a, b):
-    """BLAS matmul into the call's buffer for this node (2-D; other ranks allocate)."""
-    if a.ndim != 2 or b.ndim != 2:
-        return MATMUL.impl(a, b)
-    return np.matmul(a, b, out=sink.get((a.shape[0], b.shape[1]), np.result_type(a.dtype, b.dtype)))
 
 
 class CompiledDriver:
