@@ -3,6 +3,11 @@
 A variant is the kernel specialized to a run-time layout: the rank after coalescing, which inputs
 are scalars, which input dimensions broadcast (index 0), and which dimensions a reduction folds.
 dtypes are not in the source: numba specializes on them, so one source serves all dtypes.
+
+Kernels are compiled without fastmath (kernel_cache's header): nsz turned -(p - q) into q - p
+(+0.0 where NumPy has -0.0), arcp turned float32 1/sqrt(x) into an rsqrt estimate (nan at 0, an
+ulp off elsewhere) and x / c into x * (1/c), contract fused a*b + c into one fma (rounded once,
+and -inf where NumPy has inf - inf = nan). vecmath's functions keep their own flags.
 """
 import numpy as np
 

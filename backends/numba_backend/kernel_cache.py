@@ -43,7 +43,7 @@ from graphc.backends.numba_backend.vecmath import (
     vm_cos, vm_exp, vm_expm1, vm_log, vm_log1p, vm_pow, vm_sigmoid, vm_sin, vm_sqrt, vm_tanh,
 )
 
-_jit = numba.njit(nogil=True, error_model="numpy", fastmath={{"contract", "nsz", "arcp"}})
+_jit = numba.njit(nogil=True, error_model="numpy", fastmath=False)
 
 """
 _COMPILED_MAGIC = b"graphc compiled kernel 1\n"

@@ -5,9 +5,8 @@ else b`: that returns b on ties (maximum(-0.0, 0.0) == 0.0) and propagates nan f
 """
 import numba
 
-from .vecmath import JIT_OPTIONS
-
-_jit = numba.njit(cache=True, **JIT_OPTIONS)
+# No fastmath: nsz would let LLVM pick either zero on ties, which these selects fix as NumPy does.
+_jit = numba.njit(cache=True, error_model="numpy", forceinline=True)
 
 
 @_jit

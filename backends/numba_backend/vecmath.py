@@ -37,7 +37,14 @@ Design notes:
   contract/nsz/arcp.  nnan/ninf would delete the special-value selects;
   reassoc would let LLVM "simplify" the error-free transformations
   ((a + b) - a ...) and the round-to-integer shift trick.  nsz never matters
-  for our results because every -0.0 case is restored explicitly.
+  for these functions' results because every -0.0 case is restored explicitly
+  (tests/test_vecmath.py checks the sign of every zero result), and
+  arcp only changes the rounding of an approximation; without the two, float32
+  tanh and exp ran ~20% slower (bench/bench_vecmath.py).  They are wrong in a
+  caller, though: the generated kernels are compiled without fastmath, where
+  nsz turned -(p - q) into q - p and arcp float32 1/sqrt(x) into an rsqrt
+  estimate (nan at 0); scalar_ops, whose selects define NumPy's -0.0 and nan
+  behaviour, has no fastmath either.
 * Fused multiply-add: the double-double steps (pow, sin/cos reduction) use an
   explicit ``llvm.fma`` so they are exact regardless of contraction.  On a CPU
   without FMA that becomes a (correct but slow, scalar) libm call.
