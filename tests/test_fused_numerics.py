@@ -7,8 +7,120 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from graphc.backends.numba_backend import runner as runner_module
 
 BACKENDS = ["numba", "numpy"]
+
+
+def split_plans(f):
+    return [plan.split for _, runner in f._runner.runners for plan in runner.plans.values()]
+
+
+# ---- integer arithmetic wraps at each node's dtype ----------------------------------------------
+INT_DTYPES = ["int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+
+
+def wrap_values(dtype):
+    """Both ends of the range and values whose sums and products leave it."""
+    info = np.iinfo(dtype)
+    candidates = [info.min, info.min + 1, -100, -2, -1, 0, 1, 2, 3, 100, 127, 200, 40000, info.max - 1, info.max]
+    return np.array([v for v in candidates if info.min <= v <= info.max], dtype)
+
+
+def int_battery(x, y, e, lib):
+    """The same expressions for graphc nodes (lib=gc) and NumPy arrays (lib=np)."""
+    where, astype = (gc.where, gc.astype) if lib is gc else (np.where, lambda a, d: a.astype(d))
+    order = sum(astype(c, "int64") * (1 << k) for k, c in enumerate([x < y, x <= y, lib.equal(x, y), lib.not_equal(x, y), x >= y, x > y]))
+    return [
+        (x + y) * y - x,
+        where(x > y, -x, lib.abs(y)) + lib.square(x) - lib.sign(x - y),
+        lib.maximum(x, y) - lib.minimum(x + y, y),
+        order,
+        (x + x) > 0,
+        (x - y) / 2,
+        x ** e,
+        lib.sum(x * y),
+        lib.max(x + y),
+        lib.clip(x - y, 0, 100) if lib is np else gc.clip(x - y, 0, 100),
+    ]
+
+
+@pytest.mark.parametrize("dtype", INT_DTYPES)
+def test_integer_arithmetic_wraps_as_numpy(dtype):
+    v = wrap_values(dtype)
+    a, b = (m.ravel() for m in np.meshgrid(v, v, indexing="ij"))
+    exponents = (np.arange(a.size) % 6).astype(dtype)
+    x, y, e = (gc.placeholder((None,), dtype, name=n) for n in "xye")
+    outputs = int_battery(x, y, e, gc)
+    with np.errstate(all="ignore"):
+        want = int_battery(a, b, exponents, np)
+    for backend in BACKENDS:
+        f = gc.compile([x, y, e], outputs, backend=backend)
+        if backend == "numba":
+            assert not f.stats.numpy_ops, str(f.stats)
+        for node, got, expected in zip(outputs, f(a, b, exponents), want):
+            expected = np.asarray(expected)
+            assert node.dtype == got.dtype == expected.dtype, (backend, node.dtype, got.dtype, expected.dtype)
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_issue_examples_of_small_integer_wraparound():
+    i = gc.placeholder((None,), "int8", name="i")
+    u = gc.placeholder((None,), "uint8", name="u")
+    v = gc.placeholder((None,), "uint8", name="v")
+    for backend in BACKENDS:
+        f = gc.compile([i, u, v], [(i + i) > 0, (u - v) / 2], backend=backend)
+        positive, halved = f(np.array([100], np.int8), np.array([1], np.uint8), np.array([2], np.uint8))
+        assert positive.tolist() == [False]
+        assert halved.tolist() == [127.5]
+
+
+def test_mixed_integer_dtypes_wrap_at_the_promoted_dtype():
+    a = gc.placeholder((None,), "int8", name="a")
+    b = gc.placeholder((None,), "uint8", name="b")
+    va, vb = np.array([-128, 127, 100], np.int8), np.array([255, 255, 200], np.uint8)
+    for backend in BACKENDS:
+        got = gc.compile([a, b], (a + b) * b, backend=backend)(va, vb)
+        want = (va + vb) * vb  # int16, wrapping
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+# ---- int ** negative int ------------------------------------------------------------------------
+NEGATIVE_POWER = r"Integers to negative integer powers are not allowed.*pow built at .*test_fused_numerics.py:\d+"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_integer_power_with_a_negative_exponent_raises(backend):
+    a = gc.placeholder((None,), "int64", name="a")
+    b = gc.placeholder((None,), "int64", name="b")
+    s = gc.placeholder((), "int8", name="s")
+    f = gc.compile([a, b, s], [a ** b + 1, (a ** s) * 2], backend=backend)
+    np.testing.assert_array_equal(f(np.array([2, 3]), np.array([3, 0]), np.int8(2))[0], [9, 2])
+    with pytest.raises(ValueError, match=NEGATIVE_POWER):
+        f(np.array([2, 3]), np.array([1, -1]), np.int8(2))
+    with pytest.raises(ValueError, match=NEGATIVE_POWER):
+        f(np.array([2, 3]), np.array([1, 1]), np.int8(-1))
+
+
+def test_integer_power_check_runs_in_every_thread(monkeypatch):
+    monkeypatch.setattr(runner_module, "PARALLEL_THRESHOLD", 64)
+    a = gc.placeholder((None,), "int32", name="a")
+    b = gc.placeholder((None,), "int32", name="b")
+    f = gc.compile([a, b], a ** b)
+    exponents = np.ones(1000, np.int32)
+    exponents[-1] = -3  # in the last thread's share
+    with pytest.raises(ValueError, match=NEGATIVE_POWER):
+        f(np.full(1000, 2, np.int32), exponents)
+    assert any(split_plans(f))
+
+
+def test_integer_power_with_a_negative_constant_exponent_fails_at_build():
+    a = gc.placeholder((None,), "int64", name="a")
+    with pytest.raises(ValueError, match=r"pow: Integers to negative integer powers.*constant -1.*"
+                                         r"built at .*test_fused_numerics.py:\d+"):
+        a ** np.array([2, -1])
+    np.testing.assert_array_equal(gc.compile([a], a ** 2)(np.array([3])), [9])  # still fine
 
 
 # ---- IEEE results without fast-math rewrites --------------------------------------------------

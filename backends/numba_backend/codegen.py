@@ -2,7 +2,8 @@
 
 A variant is the kernel specialized to a run-time layout: the rank after coalescing, which inputs
 are scalars, which input dimensions broadcast (index 0), and which dimensions a reduction folds.
-dtypes are not in the source: numba specializes on them, so one source serves all dtypes.
+numba specializes on the input dtypes; the source pins every intermediate to its node's dtype,
+so values round and wrap exactly where NumPy's would.
 
 Kernels are compiled without fastmath (kernel_cache's header): nsz turned -(p - q) into q - p
 (+0.0 where NumPy has -0.0), arcp turned float32 1/sqrt(x) into an rsqrt estimate (nan at 0, an
@@ -10,6 +11,8 @@ ulp off elsewhere) and x / c into x * (1/c), contract fused a*b + c into one fma
 and -inf where NumPy has inf - inf = nan). vecmath's functions keep their own flags.
 """
 import numpy as np
+
+from graphc.ir.ops.elementwise import NEGATIVE_INT_POWER
 
 REDUCE_COMBINE = {
     "sum": "({acc} + {val})",
@@ -38,13 +41,42 @@ def scalar_expression(node, args):
 _WIDENING = ("sign",)
 
 
+def _widened_by_numba(dtype):
+    """numba computes bool and integer arithmetic below 64 bits in (u)int64 (uint8 - uint8 is a
+    uint64): such a result must be cast back to wrap as NumPy's does."""
+    return dtype.kind in "biu" and dtype.itemsize < 8
+
+
+# numba marks signed integer arithmetic `nsw` (overflow is undefined behaviour), and LLVM then
+# folds, e.g., (x - y) > 0 into x > y; NumPy wraps. These ops run on their operands' bits as
+# uint64, which wraps modulo 2**64, and are cast back to the node's dtype.
+_WRAPPING_OPS = ("add", "sub", "mul", "neg", "square", "pow")
+
+
+def _wraps_via_uint64(node):
+    return node.dtype.kind == "i" and node.op.name in _WRAPPING_OPS
+
+
 def needs_cast(node):
     """Pin the value to the node's dtype unless numba already computes in exactly that type.
 
     Every cast is a typing step and IR for numba; a kernel of many float32 ops would otherwise
     spend a large part of its compile time on no-op conversions.
     """
-    return node.op.name in _WIDENING or any(x.dtype != node.dtype for x in node.inputs)
+    return (
+        node.op.name in _WIDENING
+        or _widened_by_numba(node.dtype)
+        or _wraps_via_uint64(node)
+        or any(x.dtype != node.dtype for x in node.inputs)
+    )
+
+
+def _guard_lines(node, args):
+    """Checks NumPy makes before computing the node, as statements preceding its value."""
+    if node.op.name == "pow" and node.dtype.kind in "iu" and node.inputs[1].dtype.kind == "i":
+        message = f"{NEGATIVE_INT_POWER} (while computing pow built at {node.site})"
+        return [f"if {args[1]} < 0:", f"    raise ValueError({message!r})"]
+    return []
 
 
 class Variant:
@@ -73,7 +105,10 @@ def kernel_body(kernel, variant, indent):
             names[id(x)] = f"v{k}"
     members = kernel.members[:-1] if kernel.reduce else kernel.members
     for j, node in enumerate(members):
-        expr = scalar_expression(node, [names[id(x)] for x in node.inputs])
+        args = [names[id(x)] for x in node.inputs]
+        lines += _guard_lines(node, args)
+        operands = [f"np.uint64({a})" for a in args] if _wraps_via_uint64(node) else args
+        expr = scalar_expression(node, operands)
         if needs_cast(node):
             expr = f"{numpy_type_name(node.dtype)}({expr})"
         lines.append(f"t{j} = {expr}")

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..dispatch import apply
 from ..registry import Op, register
+from ..source import user_site
 from ..types import broadcast_shapes, ufunc_result_dtype
 from . import shape as shp
 
@@ -230,6 +231,15 @@ relu = lambda x: apply(RELU, x)  # noqa: E731
 # VJP rules return thunks: the central caller evaluates only the gradients that are needed, so
 # eager backward does not compute, say, log(x) for a constant exponent.
 
+def _known_value(v):
+    """The value of a constant (a graph constant, or an eager rule's plain array), else None."""
+    if isinstance(v, (np.ndarray, np.generic, int, float)):
+        return np.asarray(v)
+    if getattr(getattr(v, "op", None), "name", None) == "constant":
+        return v.attrs["value"]
+    return None
+
+
 def _plus(a, b):
     """Sum of two tangents where None means zero."""
     if a is None:
@@ -286,9 +296,21 @@ class DIV(Elementwise):
         return _plus(None if tx is None else div(tx, y), None if ty is None else neg(div(mul(ty, out), y)))
 
 
+NEGATIVE_INT_POWER = "Integers to negative integer powers are not allowed."  # NumPy's words
+
+
 @register
 class POW(Elementwise):
     name, ufunc, scalar = "pow", np.power, "vm_pow({0}, {1})"
+
+    def infer(self, inputs, attrs):
+        shape, dtype = super().infer(inputs, attrs)
+        exponent = _known_value(inputs[1])
+        if dtype.kind in "iu" and exponent is not None and exponent.dtype.kind == "i" and np.any(exponent < 0):
+            # NumPy raises when it runs; a constant exponent fails the build already
+            raise ValueError(f"pow: {NEGATIVE_INT_POWER} (the exponent is the constant {exponent.min()}) "
+                             f"[built at {user_site()}]")
+        return shape, dtype
 
     def _dx(self, x, y):
         return mul(y, pow(x, sub(y, 1)))
