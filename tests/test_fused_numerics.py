@@ -175,3 +175,25 @@ def test_products_and_quotients_round_as_numpy(dtype, backend):
         assert g.dtype == w.dtype
         np.testing.assert_array_equal(g, w)
     assert np.isnan(got[0][0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_square_root_exponent_follows_numpy(dtype, backend):
+    # NumPy computes x ** 0.5 as sqrt(x) when the exponent is one broadcast value: nan at -inf,
+    # -0.0 kept. With an exponent array it calls pow: inf at -inf, +0.0 at -0.0.
+    v = np.array([-np.inf, -0.0, 0.0, 4.0, 2.0, np.nan, -1.0, np.inf], dtype)
+    x = gc.placeholder((None,), dtype, name="x")
+    y = gc.placeholder((None,), dtype, name="y")
+    s = gc.placeholder((), dtype, name="s")
+    f = gc.compile([x, y, s], [x ** 0.5, x ** s, x ** y], backend=backend)
+    half = np.full(v.shape, 0.5, dtype)
+    with np.errstate(invalid="ignore"):
+        got = f(v, half, np.asarray(0.5, dtype))
+        want = [v ** 0.5, v ** np.asarray(0.5, dtype), v ** half]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+        number = ~np.isnan(w)
+        np.testing.assert_array_equal(np.signbit(g[number]), np.signbit(w[number]))
+    assert np.isnan(got[0][0]) and np.signbit(got[0][1])
+    assert got[2][0] == np.inf and not np.signbit(got[2][1])

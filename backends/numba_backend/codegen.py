@@ -27,11 +27,21 @@ def numpy_type_name(dtype):
     return "np.bool_" if dtype.kind == "b" else f"np.{dtype.name}"
 
 
-def scalar_expression(node, args):
+def _pow_template(node, exponent_broadcasts):
+    if node.dtype.kind in "iu":
+        return "({0} ** {1})"  # vm_pow is the floating-point power
+    if exponent_broadcasts:
+        # NumPy's power loop takes x ** 0.5 as sqrt(x) when the exponent's stride is 0, which
+        # differs from pow at -inf (nan, not inf) and -0.0 (kept, not +0.0).
+        return "(vm_sqrt({cast}({0})) if {1} == 0.5 else vm_pow({0}, {1}))"
+    return node.op.scalar
+
+
+def scalar_expression(node, args, exponent_broadcasts=False):
     """The op's scalar template filled in with argument variable names."""
     template = node.op.scalar
-    if node.op.name == "pow" and node.dtype.kind in "iu":
-        template = "({0} ** {1})"  # vm_pow is the floating-point power
+    if node.op.name == "pow":
+        template = _pow_template(node, exponent_broadcasts)
     cast = numpy_type_name(node.dtype)
     return template.format(*args, zero=f"{cast}(0)", cast=cast)
 
@@ -79,6 +89,16 @@ def _guard_lines(node, args):
     return []
 
 
+def _exponent_broadcasts(node, uniform):
+    """Whether NumPy's inner loop would see this pow's exponent with stride 0: the exponent is
+    one value over the whole loop and broadcasts against the result (NumPy's own rule, measured:
+    a 0-d or size-1 exponent broadcast to a larger result, but not (1,) ** (1,))."""
+    x, y = node.inputs
+    if id(y) not in uniform:
+        return False
+    return id(x) not in uniform or y.ndim == 0 or y.shape != node.shape
+
+
 class Variant:
     """Layout of one kernel call. inputs[k] is 'scalar' or a tuple of per-dim broadcast flags."""
 
@@ -94,11 +114,13 @@ class Variant:
 def kernel_body(kernel, variant, indent):
     """Lines computing the root's (pre-reduction) value `val` at the current loop indices."""
     names = {}
+    uniform = set()  # ids of values that are one scalar over the whole loop
     lines = []
     loop_index = [f"i{d}" for d in range(variant.rank)]
     for k, (x, kind) in enumerate(zip(kernel.inputs, variant.inputs)):
         if kind == "scalar":
             names[id(x)] = f"a{k}"
+            uniform.add(id(x))
         else:
             index = ", ".join("0" if flag else loop_index[d] for d, flag in enumerate(kind))
             lines.append(f"v{k} = a{k}[{index}]")
@@ -108,11 +130,13 @@ def kernel_body(kernel, variant, indent):
         args = [names[id(x)] for x in node.inputs]
         lines += _guard_lines(node, args)
         operands = [f"np.uint64({a})" for a in args] if _wraps_via_uint64(node) else args
-        expr = scalar_expression(node, operands)
+        expr = scalar_expression(node, operands, node.op.name == "pow" and _exponent_broadcasts(node, uniform))
         if needs_cast(node):
             expr = f"{numpy_type_name(node.dtype)}({expr})"
         lines.append(f"t{j} = {expr}")
         names[id(node)] = f"t{j}"
+        if all(id(x) in uniform for x in node.inputs):
+            uniform.add(id(node))
     if kernel.reduce:
         root = kernel.root
         lines.append(f"val = {numpy_type_name(root.dtype)}({names[id(root.inputs[0])]})")
