@@ -3,6 +3,8 @@
 at every node's dtype, `int ** negative int` raising as NumPy does, IEEE results without
 fast-math rewrites (signed zeros, reciprocals, contraction), NumPy's sqrt for `x ** 0.5`, and
 finite derivatives of `x ** 0` and `x ** y` at x == 0 (PyTorch's values)."""
+import math
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,104 @@ BACKENDS = ["numba", "numpy"]
 
 def split_plans(f):
     return [plan.split for _, runner in f._runner.runners for plan in runner.plans.values()]
+
+
+# ---- sums -------------------------------------------------------------------------------------
+def test_sum_and_mean_of_forty_million_float32_ones():
+    # The issue's case without 160 MB of input: the loop broadcasts a column against a row.
+    col = gc.placeholder((None, 1), "float32", name="col")
+    row = gc.placeholder((1, None), "float32", name="row")
+    f = gc.compile([col, row], [gc.sum(col * row), gc.mean(col * row)])
+    total, mean = f(np.ones((10_000, 1), np.float32), np.ones((1, 4_000), np.float32))
+    assert total.dtype == mean.dtype == np.float32
+    assert total == 4e7 and mean == 1.0
+
+
+def test_outer_axis_sum_of_two_to_the_25_float32_ones(monkeypatch):
+    # sum over the first two axes of a (4096, 8192, 2) broadcast: 2**25 rows into each column.
+    # Adding them one by one in float32 stops at 2**24 (NumPy's own axis-0 sum does). One
+    # thread: halves summed apart would each stay below 2**24.
+    monkeypatch.setattr(runner_module, "PARALLEL_THRESHOLD", 1 << 40)
+    a = gc.placeholder((None, 1, 1), "float32", name="a")
+    b = gc.placeholder((1, None, 1), "float32", name="b")
+    c = gc.placeholder((1, 1, None), "float32", name="c")
+    f = gc.compile([a, b, c], [gc.sum(a * b * c, axis=(0, 1)), gc.mean(a * b * c, axis=(0, 1))])
+    total, mean = f(np.ones((4096, 1, 1), np.float32), np.ones((1, 8192, 1), np.float32),
+                    np.ones((1, 1, 2), np.float32))
+    np.testing.assert_array_equal(total, [2.0 ** 25] * 2)
+    np.testing.assert_array_equal(mean, [1.0, 1.0])
+
+
+def pairwise_error_bound(values, exact):
+    """What NumPy's pairwise summation achieves on these values (a 1-D contiguous sum), with
+    one rounding of the result as a floor."""
+    numpy_error = abs(float(np.sum(values)) - exact)
+    return 2 * numpy_error + float(np.spacing(np.asarray(abs(exact), values.dtype)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("threads", [False, True])
+def test_sums_are_as_accurate_as_numpys_pairwise_summation(monkeypatch, dtype, threads):
+    if threads:
+        monkeypatch.setattr(runner_module, "PARALLEL_THRESHOLD", 1 << 12)
+    n = 1_000_003
+    column = np.full(n, 0.1, dtype)  # every addition rounds the same way: naive sums drift
+    exact = math.fsum(column.astype(np.float64))
+    bound = pairwise_error_bound(column, exact)
+    x = gc.placeholder((None, None), dtype, name="x")
+    # the column as the inner axis of a (2, n) table and as the outer axis of an (n, 3) one
+    f = gc.compile([x], [gc.sum(x, axis=1), gc.mean(x, axis=1), gc.sum(x, axis=0), gc.sum(x)])
+    inner, inner_mean, _, whole = f(np.stack([column, column]))
+    table = np.repeat(column[:, None], 3, axis=1)
+    _, _, outer, _ = f(table)
+    assert inner.dtype == outer.dtype == np.dtype(dtype)
+    assert np.all(np.abs(inner.astype(np.float64) - exact) <= bound)
+    assert abs(float(whole) - 2 * exact) <= 2 * bound
+    assert np.all(np.abs(inner_mean.astype(np.float64) - exact / n) <= bound / n + np.spacing(inner_mean))
+    if dtype == "float64":
+        # NumPy adds an outer axis row after row (not pairwise); float64 does the same
+        bound = max(bound, 2 * abs(float(np.sum(table, axis=0)[0]) - exact))
+    assert np.all(np.abs(outer.astype(np.float64) - exact) <= bound)
+    if threads:
+        assert any(split_plans(f))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_long_sums_keep_nan_and_infinities(dtype):
+    # rows long enough for the blocked (pairwise) path, each with one special value inside
+    n = 1000
+    rows = np.ones((5, n), dtype)
+    rows[0, 517] = np.nan
+    rows[1, 3] = np.inf
+    rows[2, 999] = -np.inf
+    rows[3, [10, 700]] = [np.inf, -np.inf]
+    rows[4, :] = np.finfo(dtype).max  # overflows in the result's dtype: inf as in NumPy
+    x = gc.placeholder((None, None), dtype, name="x")
+    for backend in BACKENDS:
+        f = gc.compile([x], [gc.sum(x, axis=1), gc.sum(x, axis=0), gc.mean(x, axis=1)], backend=backend)
+        with np.errstate(all="ignore"):
+            got = f(rows)
+            want = [rows.sum(axis=1), rows.T.copy().sum(axis=1), rows.mean(axis=1)]
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(np.isnan(g), np.isnan(w))
+            np.testing.assert_array_equal(g[np.isinf(w)], w[np.isinf(w)])
+
+
+def test_float32_sums_do_not_overflow_in_between():
+    # Accumulated in float64: 3e38 + 3e38 - 3e38 is 3e38 (NumPy's float32 pairwise sum: inf).
+    x = gc.placeholder((None,), "float32", name="x")
+    f = gc.compile([x], gc.sum(x))
+    assert f(np.array([3e38, 3e38, -3e38], np.float32)) == np.float32(3e38)
+
+
+def test_float16_reductions_run_as_numpy():
+    # numba has no float16: such kernels stay NumPy ops, with NumPy's values
+    x = gc.placeholder((None,), "float16", name="x")
+    f = gc.compile([x], [gc.sum(x), gc.mean(x), gc.max(x)])
+    v = np.linspace(0, 1, 5001).astype(np.float16)
+    for got, want in zip(f(v), [np.sum(v), np.mean(v), np.max(v)]):
+        assert got.dtype == want.dtype == np.float16
+        assert got == want
 
 
 # ---- integer arithmetic wraps at each node's dtype ----------------------------------------------

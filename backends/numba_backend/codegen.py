@@ -9,6 +9,13 @@ Kernels are compiled without fastmath (kernel_cache's header): nsz turned -(p - 
 (+0.0 where NumPy has -0.0), arcp turned float32 1/sqrt(x) into an rsqrt estimate (nan at 0, an
 ulp off elsewhere) and x / c into x * (1/c), contract fused a*b + c into one fma (rounded once,
 and -inf where NumPy has inf - inf = nan). vecmath's functions keep their own flags.
+
+Floating-point sums are kept in float64 (float32 ones too, which then never overflow in between).
+Along the innermost dimension a row is summed with NumPy's pairwise base case (eight interleaved
+partial sums over each block of BLOCK values) and the block sums pairwise through a binary
+counter, so the error grows with log(n) as in NumPy's pairwise summation. Over outer dimensions
+NumPy adds one row after another; so does graphc in float64, and in float32 it adds groups of
+GROUP rows into float64 partial sums, a chunk of columns at a time.
 """
 import numpy as np
 
@@ -20,6 +27,16 @@ REDUCE_COMBINE = {
     "max": "vm_maximum({acc}, {val})",
     "min": "vm_minimum({acc}, {val})",
 }
+
+# Values summed pairwise inside one block (NumPy's pairwise summation also bottoms out at 128).
+BLOCK = 128
+# Cascade levels: enough for 2**64 blocks.
+LEVELS = 64
+# Columns of an outer-axis sum gathered at a time (8 KiB of float64 partial sums), and rows
+# added at the result's own precision before they go into those (NumPy's pairwise sum also adds
+# 16 values in turn in each of its partial sums).
+CHUNK = 1024
+GROUP = 16
 
 
 def numpy_type_name(dtype):
@@ -145,6 +162,14 @@ def kernel_body(kernel, variant, indent):
     return [" " * indent + line for line in lines]
 
 
+def _is_float_sum(kernel):
+    return kernel.root.op.name in ("sum", "mean") and kernel.root.dtype.kind == "f"
+
+
+def _index(variant, d_stop, reduced_as_zero=True):
+    return ", ".join("0" if reduced_as_zero and variant.reduced[d] else f"i{d}" for d in range(d_stop))
+
+
 def kernel_source(kernel, variant, name):
     """Python source of `def name(shape, a0, a1, ..., out)`; `out` is pre-filled for reductions."""
     rank = variant.rank
@@ -159,27 +184,169 @@ def kernel_source(kernel, variant, name):
             lines.append(f"    out[()] = {combine}")
         else:
             lines.append("    out[()] = val")
-        return "\n".join(lines) + "\n"
-    out_index = ", ".join(
-        "0" if variant.reduced[d] else f"i{d}" for d in range(rank)
-    )
-    inner_reduced = kernel.reduce and variant.reduced[rank - 1]
-    for d in range(rank):
-        pad = "    " * (d + 1)
-        if d == rank - 1 and inner_reduced:
-            # Fold the innermost dimension in a local: the compiler cannot keep out[...] in a
-            # register (it may alias an input), and a local chain is what LLVM optimizes best.
-            out_slot = ", ".join("0" if variant.reduced[e] else f"i{e}" for e in range(rank - 1)) or ""
-            lines.append(f"{pad}acc = out[{out_slot + (', ' if out_slot else '')}0]")
-        lines.append(f"{pad}for i{d} in range(n{d}):")
-    pad = "    " * (rank + 1)
-    lines += kernel_body(kernel, variant, len(pad))
-    if not kernel.reduce:
-        lines.append(f"{pad}out[{out_index}] = val")
-    elif inner_reduced:
-        lines.append(f"{pad}acc = {REDUCE_COMBINE[kernel.root.op.name].format(acc='acc', val='val')}")
-        lines.append(f"{'    ' * rank}out[{out_index}] = acc")
+    elif not kernel.reduce:
+        lines += _elementwise_nest(kernel, variant)
+    elif _is_float_sum(kernel):
+        lines += _summation_nest(kernel, variant)
     else:
-        combine = REDUCE_COMBINE[kernel.root.op.name].format(acc=f"out[{out_index}]", val="val")
-        lines.append(f"{pad}out[{out_index}] = {combine}")
+        lines += _fold_nest(kernel, variant)
     return "\n".join(lines) + "\n"
+
+
+def _loops(rank, first=0):
+    """`for` headers over dims first..rank-1, each indented one level deeper."""
+    return [f"{'    ' * (d + 1)}for i{d} in range(n{d}):" for d in range(first, rank)]
+
+
+def _elementwise_nest(kernel, variant):
+    rank = variant.rank
+    lines = _loops(rank)
+    lines += kernel_body(kernel, variant, 4 * (rank + 1))
+    lines.append(f"{'    ' * (rank + 1)}out[{_index(variant, rank, False)}] = val")
+    return lines
+
+
+def _fold_nest(kernel, variant):
+    """max/min, and integer sums (exact, wrapping): a running value per output element."""
+    rank = variant.rank
+    combine = REDUCE_COMBINE[kernel.root.op.name]
+    out_index = _index(variant, rank)
+    if not variant.reduced[rank - 1]:
+        lines = _loops(rank)
+        lines += kernel_body(kernel, variant, 4 * (rank + 1))
+        lines.append(f"{'    ' * (rank + 1)}out[{out_index}] = {combine.format(acc=f'out[{out_index}]', val='val')}")
+        return lines
+    # Fold the innermost dimension in a local: the compiler cannot keep out[...] in a register
+    # (it may alias an input), and a local chain is what LLVM optimizes best.
+    pad = "    " * rank
+    lines = _loops(rank - 1)
+    lines.append(f"{pad}acc = out[{out_index}]")
+    lines += _loops(rank, rank - 1)
+    lines += kernel_body(kernel, variant, 4 * (rank + 1))
+    lines.append(f"{pad}    acc = {combine.format(acc='acc', val='val')}")
+    lines.append(f"{pad}out[{out_index}] = acc")
+    return lines
+
+
+def _summation_nest(kernel, variant):
+    """Floating-point sum/mean, accumulated in float64 (see the module doc)."""
+    if not variant.reduced[-1]:
+        # float64 rows add into the result itself, as in NumPy (an outer-axis sum is not pairwise)
+        return _fold_nest(kernel, variant) if kernel.root.dtype == np.float64 else _columns_sum(kernel, variant)
+    rank = variant.rank
+    out_index = _index(variant, rank)
+    # Where outer rows add row sums into the result, they add into a float64 copy of it.
+    wide = kernel.root.dtype != np.float64 and any(variant.reduced[:-1])
+    sums = "wide" if wide else "out"
+    pad = "    " * rank
+    lines = ["    wide = out.astype(np.float64)"] if wide else []
+    lines += [f"    block = np.empty({BLOCK}, np.float64)", f"    levels = np.empty({LEVELS}, np.float64)"]
+    lines += _loops(rank - 1)
+    lines.append(f"{pad}total = np.float64({sums}[{out_index}])")
+    lines += _row_sum(kernel, variant, pad)
+    lines.append(f"{pad}{sums}[{out_index}] = total")
+    if wide:
+        lines.append("    out[...] = wide")
+    return lines
+
+
+def _columns_sum(kernel, variant):
+    """Only outer dims folded: a chunk of the innermost dim at a time, its rows added in the
+    result's dtype in groups of GROUP (fast: full SIMD width), each group's sums then added into
+    float64 partial sums. Both stay in cache, so the result is read and written once."""
+    last = variant.rank - 1
+    kept = [d for d in range(last) if not variant.reduced[d]]
+    folded = [d for d in range(last) if variant.reduced[d]]
+    out_index = _index(variant, variant.rank)
+    acc, part = f"acc[i{last} - start]", f"part[i{last} - start]"
+    lines = [f"    acc = np.empty({CHUNK}, np.float64)", f"    part = np.empty({CHUNK}, out.dtype)"]
+    lines += [f"{'    ' * (depth + 1)}for i{d} in range(n{d}):" for depth, d in enumerate(kept)]
+    pad = "    " * (len(kept) + 1)
+    columns = f"for i{last} in range(start, stop):"
+    lines += [
+        f"{pad}for start in range(0, n{last}, {CHUNK}):",
+        f"{pad}    stop = min(start + {CHUNK}, n{last})",
+        f"{pad}    {columns}",
+        f"{pad}        {acc} = out[{out_index}]",
+        f"{pad}        {part} = 0",
+        f"{pad}    rows = 0",
+    ]
+    lines += [f"{pad}{'    ' * (depth + 1)}for i{d} in range(n{d}):" for depth, d in enumerate(folded)]
+    inner = pad + "    " * (len(folded) + 1)
+    lines.append(f"{inner}{columns}")
+    lines += kernel_body(kernel, variant, len(inner) + 4)
+    lines += [
+        f"{inner}    {part} = {part} + val",
+        f"{inner}rows += 1",
+        f"{inner}if rows == {GROUP}:",
+        f"{inner}    rows = 0",
+        f"{inner}    {columns}",
+        f"{inner}        {acc} = {acc} + {part}",
+        f"{inner}        {part} = 0",
+        f"{pad}    {columns}",
+        f"{pad}        out[{out_index}] = {acc} + {part}",
+    ]
+    return lines
+
+
+def _chain_limit(dtype):
+    """Rows up to this long are summed one value after the other, which is fastest for short rows.
+    In float64 that is at most 15 roundings, within NumPy's worst case inside one block (each of
+    its eight partial sums adds 16 values in turn, then three more roundings); float32 values
+    added in float64 are exact enough at any length, and blocks pay off in speed past one."""
+    return 16 if dtype == np.float64 else BLOCK
+
+
+def _row_sum(kernel, variant, pad):
+    """Lines adding the values along the innermost dimension to the float64 `total`."""
+    last = variant.rank - 1
+    lines = [
+        f"if n{last} <= {_chain_limit(kernel.root.dtype)}:",
+        f"    for i{last} in range(n{last}):",
+    ]
+    lines += kernel_body(kernel, variant, 8)
+    lines += ["        total = total + val", "else:"]
+    lines += ["    " + line for line in _blocked_row_sum(kernel, variant)]
+    return [pad + line for line in lines]
+
+
+def _blocked_row_sum(kernel, variant):
+    """NumPy's pairwise base case on each block of BLOCK values (eight interleaved partial sums),
+    and the block sums added pairwise through a binary counter: levels[b] holds the sum of 2**b
+    blocks while bit b of `filled` is set, so equal-sized partial sums merge as they complete."""
+    last = variant.rank - 1
+    lines = [
+        "filled = 0",
+        f"for start in range(0, n{last}, {BLOCK}):",
+        f"    stop = min(start + {BLOCK}, n{last})",
+        f"    for i{last} in range(start, stop):",
+    ]
+    lines += kernel_body(kernel, variant, 8)
+    lines += [
+        f"        block[i{last} - start] = val",
+        "    width = stop - start",
+        "    for k in range(width, 8):",  # a last block shorter than the eight partial sums
+        "        block[k] = 0.0",
+        "    whole = max(width - width % 8, 8)",
+        "    r0, r1, r2, r3 = block[0], block[1], block[2], block[3]",
+        "    r4, r5, r6, r7 = block[4], block[5], block[6], block[7]",
+        "    for k in range(8, whole, 8):",
+        "        r0, r1, r2, r3 = r0 + block[k], r1 + block[k + 1], r2 + block[k + 2], r3 + block[k + 3]",
+        "        r4, r5, r6, r7 = r4 + block[k + 4], r5 + block[k + 5], r6 + block[k + 6], r7 + block[k + 7]",
+        "    s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))",
+        "    for k in range(whole, width):",
+        "        s = s + block[k]",
+        "    level = 0",
+        "    while filled >> level & 1:",
+        "        s = levels[level] + s",
+        "        level += 1",
+        "    levels[level] = s",
+        "    filled += 1",
+        "level = 0",
+        "while filled:",
+        "    if filled & 1:",
+        "        total = levels[level] + total",
+        "    filled >>= 1",
+        "    level += 1",
+    ]
+    return lines
