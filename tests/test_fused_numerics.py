@@ -297,3 +297,68 @@ def test_square_root_exponent_follows_numpy(dtype, backend):
         np.testing.assert_array_equal(np.signbit(g[number]), np.signbit(w[number]))
     assert np.isnan(got[0][0]) and np.signbit(got[0][1])
     assert got[2][0] == np.inf and not np.signbit(got[2][1])
+
+
+# ---- derivatives of x ** y where x == 0 ---------------------------------------------------------
+def torch_pow_grads(x, y):
+    """PyTorch's pow_backward_self / pow_backward_exponent for a unit cotangent."""
+    with np.errstate(all="ignore"):
+        dx = np.where(y == 0, 0.0, y * x ** (y - 1))
+        dy = np.where((x == 0) & (y >= 0), 0.0, x ** y * np.log(x))
+    return dx, dy
+
+
+X0 = np.array([0.0, 0.0, 0.0, 0.0, -0.0, 2.0, 2.0, -1.0, 0.5])
+Y0 = np.array([0.0, 1.0, 2.0, 0.5, 0.0, 0.0, -1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_power_gradients_at_zero_base(backend):
+    x, y = gc.placeholder((None,), name="x"), gc.placeholder((None,), name="y")
+    f = gc.compile([x, y], gc.grad(gc.sum(x ** y), [x, y]), backend=backend)
+    with np.errstate(all="ignore"):
+        dx, dy = f(X0, Y0)
+    want_dx, want_dy = torch_pow_grads(X0, Y0)
+    np.testing.assert_allclose(dx, want_dx, rtol=1e-15)
+    np.testing.assert_allclose(dy, want_dy, rtol=1e-15)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_constant_zero_exponent_has_zero_derivatives(backend):
+    x = gc.placeholder((None,), name="x")
+    first = gc.grad(gc.sum(x ** 0), [x])[0]
+    second = gc.grad(gc.sum(first), [x])[0]
+    t = gc.placeholder((None,), name="t")
+    tangent = gc.jvp([x ** 0], [x], [t])[0]
+    f = gc.compile([x, t], [first, second, tangent], backend=backend)
+    for got in f(np.array([0.0, -0.0, 3.0]), np.ones(3)):
+        np.testing.assert_array_equal(got, [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_power_derivatives_of_higher_order_stay_exact(backend):
+    x, y = gc.placeholder((None,), name="x"), gc.placeholder((None,), name="y")
+    dx = gc.grad(gc.sum(x ** y), [x])[0]
+    dxx, dxy = gc.grad(gc.sum(dx), [x, y])
+    t = gc.placeholder((None,), name="t")
+    along_x = gc.jvp([x ** y], [x], [t])[0]
+    f = gc.compile([x, y, t], [dxx, dxy, along_x], backend=backend)
+    xs, ys = np.array([0.0, 0.0, 2.0, 3.0]), np.array([0.0, 2.0, 0.0, 2.0])
+    got_xx, got_xy, got_t = f(xs, ys, np.ones(4))
+    # d2/dx2 x**y = y (y - 1) x**(y - 2): 0 at y == 0, 2 at (0, 2); d2/dxdy = x**(y-1) (1 + y log x)
+    np.testing.assert_allclose(got_xx, [0.0, 2.0, 0.0, 2.0], rtol=1e-15)
+    np.testing.assert_allclose(got_xy[2:], [0.5, 3.0 * (1 + 2 * np.log(3.0))], rtol=1e-15)
+    np.testing.assert_allclose(got_t, torch_pow_grads(xs, ys)[0], rtol=1e-15)
+
+
+def test_eager_power_gradients_at_zero_base():
+    x = gc.tensor(X0.copy(), requires_grad=True)
+    y = gc.tensor(Y0.copy(), requires_grad=True)
+    with np.errstate(all="ignore"):
+        (x ** y).sum().backward()
+    want_dx, want_dy = torch_pow_grads(X0, Y0)
+    np.testing.assert_allclose(x.grad.numpy(), want_dx, rtol=1e-15)
+    np.testing.assert_allclose(y.grad.numpy(), want_dy, rtol=1e-15)
+    z = gc.tensor(np.array([0.0, 2.0]), requires_grad=True)
+    (z ** 0).sum().backward()
+    np.testing.assert_array_equal(z.grad.numpy(), [0.0, 0.0])

@@ -313,11 +313,21 @@ class POW(Elementwise):
         return shape, dtype
 
     def _dx(self, x, y):
-        return mul(y, pow(x, sub(y, 1)))
+        exponent = sub(y, 1)
+        known = _known_value(y)
+        if known is None or not np.all(known != 0):
+            # y * x**(y - 1) is 0 * inf at x == 0, y == 0, where x**0 is constant: its derivative
+            # is 0 (PyTorch's value). The power's exponent is moved off -1 at that point only, so
+            # elsewhere this expression and its own derivatives stay exact.
+            exponent = sub(where(mul(equal(x, 0), equal(y, 0)), 1, y), 1)
+        return mul(y, pow(x, exponent))
 
     def _dy(self, x, y, out):
-        # d/dy x**y = x**y log x; at x == 0 the limit is 0 (PyTorch's convention), not nan.
-        return where(equal(x, 0), 0, mul(out, log(x)))
+        # d/dy x**y = x**y log x. Where x == 0 and y >= 0 PyTorch takes the limit 0 (for y < 0 the
+        # value is -inf, as out * log(0)); log's argument is moved to 1 there, so that this
+        # expression's own derivatives are 0 too, not 0 * log(0) = nan.
+        zero_base = mul(equal(x, 0), greater_equal(y, 0))  # both: logical and
+        return mul(out, log(where(zero_base, 1, x)))
 
     def vjp(self, g, out, x, y):
         return (lambda: mul(g, self._dx(x, y)), lambda: mul(g, self._dy(x, y, out)))
