@@ -659,6 +659,41 @@ def case_ids(cases):
     return [c.id for c in cases]
 
 
+# ---- special values ----------------------------------------------------------------------------
+def special_values(dtype):
+    """nan, +-inf, +-0.0, huge and subnormal values (both signs), the largest finite ones, the
+    edges where exp over- and underflows, and a few ordinary numbers, in `dtype`."""
+    dtype = np.dtype(dtype)
+    info = np.finfo(dtype)
+    huge, subnormal, exp_edges = ((1e300, 1e-310, [710.0, -745.0, -700.0]) if dtype == F64
+                                  else (3e38, 1e-40, [89.0, -104.0, -88.0]))
+    values = [np.nan, np.inf, -np.inf, 0.0, -0.0, huge, -huge, float(info.max), -float(info.max),
+              subnormal, -subnormal, float(info.smallest_subnormal), -float(info.smallest_subnormal),
+              *exp_edges, 40.0, -40.0, 0.5, -2.0, 1.0, -1.0]
+    return np.array(values, dtype)
+
+
+def assert_same_special(got, want, maxulp=0):
+    """Same dtype, nan places, infinities and signs of zero as NumPy; finite values equal, or
+    within `maxulp` units in the last place (for vecmath's transcendental functions)."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype and got.shape == want.shape, (got.dtype, got.shape, want.dtype, want.shape)
+    if want.dtype.kind != "f":
+        np.testing.assert_array_equal(got, want)
+        return
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    ok = ~np.isnan(want)
+    np.testing.assert_array_equal(got[ok & np.isinf(want)], want[ok & np.isinf(want)])
+    zero = ok & (want == 0)
+    np.testing.assert_array_equal(got[zero], want[zero])
+    np.testing.assert_array_equal(np.signbit(got[zero]), np.signbit(want[zero]))
+    finite = ok & np.isfinite(want)
+    if maxulp:
+        np.testing.assert_array_max_ulp(got[finite], want[finite], maxulp=maxulp)
+    else:
+        np.testing.assert_array_equal(got[finite], want[finite])
+
+
 # ---- running graphs ----------------------------------------------------------------------------
 def run(inputs, outputs, feeds, backend="numpy", optimize=True):
     """Compile `inputs -> outputs` on `backend` and call it once with `feeds` (a list)."""

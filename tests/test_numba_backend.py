@@ -94,29 +94,7 @@ def test_random_graphs_numba_matches_reference(program):
         np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-12)
 
 
-# ---- special values through fused kernels ---------------------------------------------------
-SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-310, -1e-310, 1e300, -1e300, 710.0, -746.0, 1.0, -1.0])
-
-
-@pytest.mark.parametrize("name", ["exp", "log", "log1p", "expm1", "sqrt", "tanh", "sigmoid", "sin", "cos", "abs", "sign", "relu", "neg", "square"])
-@pytest.mark.parametrize("dtype", ["float64", "float32"])
-def test_special_values_match_numpy(name, dtype):
-    x = gc.placeholder((None,), dtype, name="x")
-    fn = getattr(gc, name)
-    fast = gc.compile([x], fn(x) * 1.0)  # the multiply keeps a real kernel around the op
-    ref = gc.compile([x], fn(x) * 1.0, backend="numpy")
-    v = SPECIAL.astype(dtype)
-    with np.errstate(all="ignore"):
-        got, want = fast(v), ref(v)
-    assert got.dtype == np.dtype(dtype)
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    finite = np.isfinite(want)
-    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
-    np.testing.assert_array_equal(np.signbit(got[~np.isnan(want)]), np.signbit(want[~np.isnan(want)]))
-    tol = 1e-14 if dtype == "float64" else 3e-7
-    np.testing.assert_allclose(got[finite], want[finite], rtol=tol, atol=0)
-
-
+# ---- special values through fused kernels: tests/test_special_values.py ----------------------
 @pytest.mark.parametrize(
     "a, b",
     [(np.nan, 1.0), (1.0, np.nan), (-0.0, 0.0), (0.0, -0.0), (np.inf, -np.inf), (2.0, 2.0)],

@@ -8,7 +8,7 @@ from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import graphc as gc
-from op_domains import ALL_CASES, BINARY, REDUCTIONS, UNARY, case_ids, run, _np_cross_entropy, _np_log_softmax
+from op_domains import ALL_CASES, BINARY, REDUCTIONS, case_ids, run, _np_cross_entropy, _np_log_softmax
 
 FLOAT_CASES = [c for c in ALL_CASES if c.f32 and any(d.kind == "f" for d in c.dtypes)]
 DYNAMIC_CASES = [c for c in ALL_CASES if c.dynamic]
@@ -219,46 +219,7 @@ def test_where_and_concatenate_promotion(dtypes, backend):
         check_close(g, w, 0, 0)
 
 
-# ---- special values ----------------------------------------------------------------------------
-SPECIAL = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-300, -1e-300, 5e-324, -5e-324, 1e308, -1e308,
-                    710.0, -710.0, -745.0, -700.0, 40.0, -40.0, 0.5, -2.0, 1.0, -1.0])
-
-
-def assert_same_special(got, want, rtol=1e-14):
-    """Same nan places, same infinities, same signs of zero, and otherwise close."""
-    got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
-    assert got.shape == want.shape
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    ok = ~np.isnan(want)
-    np.testing.assert_array_equal(np.isinf(got[ok]), np.isinf(want[ok]))
-    zero = ok & (want == 0)
-    np.testing.assert_array_equal(got[zero], want[zero])
-    np.testing.assert_array_equal(np.signbit(got[zero]), np.signbit(want[zero]))
-    np.testing.assert_allclose(got[ok], want[ok], rtol=rtol, atol=0)
-
-
-@pytest.mark.parametrize("name", sorted(UNARY))
-def test_unary_special_values_propagate_as_numpy(name, backend):
-    fn, ref, _ = UNARY[name]
-    x = gc.placeholder(SPECIAL.shape, name="x")
-    got = run([x], fn(x), [SPECIAL], backend)
-    with np.errstate(all="ignore"):
-        want = ref(SPECIAL)
-    assert_same_special(got, want)
-
-
-@pytest.mark.parametrize("name", sorted(BINARY))
-def test_binary_special_values_propagate_as_numpy(name, backend):
-    fn, ref, _ = BINARY[name]
-    base = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -2.0, 0.5])
-    a, b = np.meshgrid(base, base, indexing="ij")
-    x, y = gc.placeholder(a.shape, name="x"), gc.placeholder(b.shape, name="y")
-    got = run([x, y], fn(x, y), [a, b], backend)
-    with np.errstate(all="ignore"):
-        want = ref(a, b)
-    assert_same_special(got, want)
-
-
+# ---- special values (every op, both backends, float32 too: tests/test_special_values.py) -----
 def test_named_special_values(backend):
     x = gc.placeholder((), name="x")
     f = gc.compile([x], [gc.exp(x), gc.log(x), gc.sigmoid(x), gc.tanh(x), gc.sqrt(x), gc.log1p(x - 1)],
