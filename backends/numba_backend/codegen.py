@@ -239,14 +239,14 @@ def _summation_nest(kernel, variant):
     wide = kernel.root.dtype != np.float64 and any(variant.reduced[:-1])
     sums = "wide" if wide else "out"
     pad = "    " * rank
-    lines = ["    wide = out.astype(np.float64)"] if wide else []
-    lines += [f"    block = np.empty({BLOCK}, np.float64)", f"    levels = np.empty({LEVELS}, np.float64)"]
+    lines = ["    wide = vm_widen(out)"] if wide else []
+    lines += [f"    block = vm_float64_buffer({BLOCK})", f"    levels = vm_float64_buffer({LEVELS})"]
     lines += _loops(rank - 1)
     lines.append(f"{pad}total = np.float64({sums}[{out_index}])")
     lines += _row_sum(kernel, variant, pad)
     lines.append(f"{pad}{sums}[{out_index}] = total")
     if wide:
-        lines.append("    out[...] = wide")
+        lines.append("    vm_narrow_into(out, wide)")
     return lines
 
 
@@ -259,7 +259,7 @@ def _columns_sum(kernel, variant):
     folded = [d for d in range(last) if variant.reduced[d]]
     out_index = _index(variant, variant.rank)
     acc, part = f"acc[i{last} - start]", f"part[i{last} - start]"
-    lines = [f"    acc = np.empty({CHUNK}, np.float64)", f"    part = np.empty({CHUNK}, out.dtype)"]
+    lines = [f"    acc = vm_float64_buffer({CHUNK})", f"    part = vm_float32_buffer({CHUNK})"]
     lines += [f"{'    ' * (depth + 1)}for i{d} in range(n{d}):" for depth, d in enumerate(kept)]
     pad = "    " * (len(kept) + 1)
     columns = f"for i{last} in range(start, stop):"
@@ -280,9 +280,7 @@ def _columns_sum(kernel, variant):
         f"{inner}rows += 1",
         f"{inner}if rows == {GROUP}:",
         f"{inner}    rows = 0",
-        f"{inner}    {columns}",
-        f"{inner}        {acc} = {acc} + {part}",
-        f"{inner}        {part} = 0",
+        f"{inner}    vm_flush_group(acc, part, stop - start)",
         f"{pad}    {columns}",
         f"{pad}        out[{out_index}] = {acc} + {part}",
     ]
@@ -311,9 +309,7 @@ def _row_sum(kernel, variant, pad):
 
 
 def _blocked_row_sum(kernel, variant):
-    """NumPy's pairwise base case on each block of BLOCK values (eight interleaved partial sums),
-    and the block sums added pairwise through a binary counter: levels[b] holds the sum of 2**b
-    blocks while bit b of `filled` is set, so equal-sized partial sums merge as they complete."""
+    """Blocks of BLOCK values into `block`, each added to the pairwise cascade (scalar_ops)."""
     last = variant.rank - 1
     lines = [
         "filled = 0",
@@ -324,29 +320,7 @@ def _blocked_row_sum(kernel, variant):
     lines += kernel_body(kernel, variant, 8)
     lines += [
         f"        block[i{last} - start] = val",
-        "    width = stop - start",
-        "    for k in range(width, 8):",  # a last block shorter than the eight partial sums
-        "        block[k] = 0.0",
-        "    whole = max(width - width % 8, 8)",
-        "    r0, r1, r2, r3 = block[0], block[1], block[2], block[3]",
-        "    r4, r5, r6, r7 = block[4], block[5], block[6], block[7]",
-        "    for k in range(8, whole, 8):",
-        "        r0, r1, r2, r3 = r0 + block[k], r1 + block[k + 1], r2 + block[k + 2], r3 + block[k + 3]",
-        "        r4, r5, r6, r7 = r4 + block[k + 4], r5 + block[k + 5], r6 + block[k + 6], r7 + block[k + 7]",
-        "    s = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))",
-        "    for k in range(whole, width):",
-        "        s = s + block[k]",
-        "    level = 0",
-        "    while filled >> level & 1:",
-        "        s = levels[level] + s",
-        "        level += 1",
-        "    levels[level] = s",
-        "    filled += 1",
-        "level = 0",
-        "while filled:",
-        "    if filled & 1:",
-        "        total = levels[level] + total",
-        "    filled >>= 1",
-        "    level += 1",
+        "    filled = vm_add_block(levels, filled, block, stop - start)",
+        "total = vm_cascade_total(levels, filled, total)",
     ]
     return lines
