@@ -281,7 +281,7 @@ def node_breakdown(f, call, reps=20):
             node = nodes[var]
             what = node.op.name
             if what == "fused":
-                what = "fused: " + " -> ".join(node.attrs["kernel"].ops())
+                what = "fused: " + " -> ".join(m.op.name for m in node.attrs["body"].nodes if m.inputs)
             count[what] += 1
             orig[key] = value
 

@@ -1,4 +1,5 @@
 """gc.compile: graph -> optimized graph -> backend callable, with checked feeds and atomic updates."""
+import os
 import time
 
 import numpy as np
@@ -6,7 +7,10 @@ import numpy as np
 from graphc.ir.errors import FeedError, ShapeError
 from graphc.ir.graph import Graph
 from graphc.ir.node import Node, Variable, read_state, write_state
+from graphc.ir.typecheck import check_types
 from graphc.ir.types import fmt_shape, shapes_agree
+from graphc.passes.pipeline import PIPELINES, run_pipeline
+from graphc.passes.verify import check_pass
 
 from .feed_dims import size_links
 from .feeds import bind_feeds, make_fast_check
@@ -69,8 +73,8 @@ class CompiledFunction:
         self._locks = [var.lock for var in sorted(graph.updates, key=lambda var: var.id)]
         self._size_checks = size_checks
         self._fast_check = make_fast_check(graph.inputs, size_checks)
-        self._run = getattr(runner, "run", runner)  # the driver's generated function itself
-        fresh = getattr(runner, "fresh_outputs", None)
+        self._run = runner.run  # the driver's generated function itself, for the numba backend
+        fresh = runner.fresh_outputs
         self._fresh_outputs = bool(fresh) and all(fresh) and len({id(x) for x in graph.outputs}) == len(graph.outputs)
 
     @property
@@ -80,9 +84,8 @@ class CompiledFunction:
     @property
     def source(self):
         """The generated code: the driver and (numba backend) each kernel's loop nest."""
-        parts = [getattr(self._runner, "source", "# reference interpreter: no generated code")]
-        kernels = getattr(self._runner, "kernel_sources", "")
-        return "\n\n".join(parts + ([kernels] if kernels else []))
+        kernels = self._runner.kernel_sources
+        return "\n\n".join([self._runner.source] + ([kernels] if kernels else []))
 
     def __call__(self, *args, **kwargs):
         if kwargs or not self._fast_check(args):
@@ -153,6 +156,24 @@ def _owned(array):
     return array if array.flags.owndata and array.flags.writeable else np.array(array)
 
 
+# Type-check the graph after every pass of every compile (the test suite sets it); verify=True
+# does so too.
+CHECK_TYPES = os.environ.get("GRAPHC_CHECK_TYPES") == "1"
+
+
+def _pass_checks(verify):
+    """The check run after each pass: the type check, then verify's value check, as asked."""
+    if not (verify or CHECK_TYPES):
+        return None
+
+    def check(name, before, after):
+        check_types(after, name)
+        if verify:
+            check_pass(name, before, after)
+
+    return check
+
+
 def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verify=False, nan_check=False,
             max_plans=DEFAULT_MAX_PLANS):
     """Compile a graph from `inputs` (placeholders) to `outputs`, applying `updates` per call.
@@ -163,9 +184,6 @@ def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verif
     max_plans bounds the loop layouts (one per input shape) each kernel keeps; the least
     recently used goes first.
     """
-    from graphc.passes.pipeline import PIPELINES, run_pipeline
-    from graphc.passes.verify import check_pass
-
     start = time.perf_counter()
     if isinstance(inputs, Node):
         inputs = [inputs]
@@ -190,11 +208,11 @@ def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verif
     stats.backend = backend
     stats.nodes_before = len(graph.nodes)
     engine = BACKENDS[backend]()
-    check = check_pass if verify else None
+    check = _pass_checks(verify)
     if optimize:
         graph = run_pipeline(graph, PIPELINES["default"], stats, verify=check)
     # Lowering passes (fusion) are how a backend executes, so they run even without optimize.
-    graph = run_pipeline(graph, getattr(engine, "passes", []), stats, verify=check)
+    graph = run_pipeline(graph, engine.passes, stats, verify=check)
     stats.nodes_after = len(graph.nodes)
     runner = engine.prepare(graph, stats, nan_check=nan_check, max_plans=max_plans)
     stats.compile_time = time.perf_counter() - start

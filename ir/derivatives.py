@@ -30,8 +30,18 @@ def call_vjp(op, g, out, inputs, attrs, wanted):
             continue
         if callable(grad):
             grad = grad()
-        grads.append(None if grad is None else fit_to_input(grad, x, op.unbroadcast_needed(i, inputs)))
+        if grad is not None and not isinstance(grad, tuple):  # a tuple value's cotangent: part by part
+            grad = fit_to_input(grad, x, op.unbroadcast_needed(i, inputs))
+        grads.append(grad)
     return grads
+
+
+def add_cotangents(a, b, add):
+    """The sum of two cotangents of one value: arrays added with `add`, a tuple value's slot by
+    slot (None is zero)."""
+    if not isinstance(a, tuple):
+        return add(a, b)
+    return tuple(y if x is None else x if y is None else add(x, y) for x, y in zip(a, b))
 
 
 def fit_to_output(tangent, out):

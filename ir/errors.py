@@ -23,3 +23,7 @@ class NaNError(GraphcError, FloatingPointError):
 
 class RewriteError(GraphcError, RuntimeError):
     """A rewrite rule failed, broke a node's type, or a rule set never reached a fixed point."""
+
+
+class ExecutionError(GraphcError, RuntimeError):
+    """An op failed while running; the message names the node and the user's file:line."""

@@ -2,7 +2,6 @@
 import numpy as np
 
 from .node import Variable
-from .types import fmt_shape
 
 
 def toposort(roots):
@@ -28,9 +27,10 @@ def toposort(roots):
 
 def _attr_text(node):
     parts = []
+    shown_below = set(node.op.body_attrs) | set(node.op.noted_attrs)
     for key, value in node.attrs.items():
-        if key == "kernel":
-            continue  # a fused kernel lists its ops on the lines below
+        if key in shown_below:
+            continue  # bodies and notes are listed, indented, below the node
         if key == "value":
             value = np.asarray(value)
             text = np.array2string(value, threshold=6, precision=4) if value.size <= 6 else f"<{value.size} values>"
@@ -40,17 +40,17 @@ def _attr_text(node):
     return ", ".join(parts)
 
 
-def describe(node, labels):
-    """One listing line: label = op(inputs; attrs) : dtype(shape)  @ file:line."""
+def describe(node, labels, indent="  "):
+    """A node's listing lines: `label = op(inputs; attrs) : type  @ file:line`, then its notes,
+    then each body it holds, indented one level deeper."""
     args = [labels[id(x)] for x in node.inputs]
     attrs = _attr_text(node)
     call = ", ".join(args + ([attrs] if attrs else []))
-    text = f"{labels[id(node)]} = {node.op.name}({call}) : {node.dtype.name}{fmt_shape(node.shape)}"
-    text += f"  @ {node.site}"
-    extra = getattr(node.op, "listing_extra", None)
-    if extra:
-        text += "\n" + "\n".join("      " + line for line in extra(node, labels))
-    return text
+    lines = [f"{indent}{labels[id(node)]} = {node.op.name}({call}) : {node.type_text}  @ {node.site}"]
+    lines += [f"{indent}    {note}" for note in node.op.listing_notes(node, labels)]
+    for key, body in zip(node.op.body_attrs, node.op.subgraphs(node.attrs)):
+        lines += body.listing(f"{key} ", indent + "    ", labels)
+    return lines
 
 
 class Graph:
@@ -71,23 +71,36 @@ class Graph:
         return len(self.nodes)
 
     def labels(self):
+        """A unique label per node, bodies' nodes included: its name, else %index."""
         labels = {}
         used = set()
-        for i, node in enumerate(self.nodes):
+        for i, (node, _) in enumerate(self.walk()):
             label = node.name if node.name and node.name not in used else f"%{i}"
             used.add(label)
             labels[id(node)] = label
         return labels
 
-    def __str__(self):
-        labels = self.labels()
-        head = ", ".join(f"{labels[id(x)]}: {x.dtype.name}{fmt_shape(x.shape)}" for x in self.inputs)
-        lines = [f"graph({head}) with {len(self.nodes)} nodes"]
-        lines += ["  " + describe(node, labels) for node in self.nodes]
-        lines.append("  return " + ", ".join(labels[id(x)] for x in self.outputs))
+    def walk(self, parent=None):
+        """Every node with the node whose body holds it (None at the top), bodies depth first
+        right after their node."""
+        for node in self.nodes:
+            yield node, parent
+            for body in node.op.subgraphs(node.attrs):
+                yield from body.walk(node)
+
+    def listing(self, kind="graph", indent="", labels=None):
+        labels = labels or self.labels()
+        head = ", ".join(f"{labels[id(x)]}: {x.type_text}" for x in self.inputs)
+        lines = [f"{indent}{kind}({head}) with {len(self.nodes)} nodes"]
+        for node in self.nodes:
+            lines += describe(node, labels, indent + "  ")
+        lines.append(f"{indent}  return " + ", ".join(labels[id(x)] for x in self.outputs))
         for var, value in self.updates.items():
-            lines.append(f"  update {labels[id(var)]} <- {labels[id(value)]}")
-        return "\n".join(lines)
+            lines.append(f"{indent}  update {labels[id(var)]} <- {labels[id(value)]}")
+        return lines
+
+    def __str__(self):
+        return "\n".join(self.listing())
 
     __repr__ = __str__
 
@@ -96,10 +109,11 @@ class Graph:
 
         labels = self.labels()
         graph = nx.DiGraph()
-        for node in self.nodes:
+        for node, parent in self.walk():
+            # a body's nodes carry the label of the node that holds them (`inside`)
             graph.add_node(
                 labels[id(node)], op=node.op.name, shape=node.shape, dtype=node.dtype.name, site=node.site,
-                attrs=_attr_text(node),
+                attrs=_attr_text(node), type=node.type_text, inside=None if parent is None else labels[id(parent)],
             )
             for pos, x in enumerate(node.inputs):
                 graph.add_edge(labels[id(x)], labels[id(node)], position=pos)
@@ -110,23 +124,34 @@ class Graph:
         return graph
 
     def to_dot(self):
+        """Graphviz source; each body is a cluster inside the box of the node that holds it."""
         labels = self.labels()
-
-        def esc(text):
-            return str(text).replace("\\", "\\\\").replace('"', '\\"')
-
         lines = ["digraph graphc {", "  rankdir=TB;", "  node [fontname=monospace, fontsize=10];"]
-        outputs = {id(x) for x in self.outputs}
-        for node in self.nodes:
-            kind = node.op.name
-            shape = "ellipse" if kind in ("placeholder", "variable", "constant") else "box"
-            bold = ", style=bold" if id(node) in outputs else ""
-            parts = [labels[id(node)], kind, f"{node.dtype.name}{fmt_shape(node.shape)}"]
-            text = "\\n".join(esc(p) for p in parts)
-            lines.append(f'  "{esc(labels[id(node)])}" [label="{text}", shape={shape}{bold}];')
-            for x in node.inputs:
-                lines.append(f'  "{esc(labels[id(x)])}" -> "{esc(labels[id(node)])}";')
-        for var, value in self.updates.items():
-            lines.append(f'  "{esc(labels[id(value)])}" -> "{esc(labels[id(var)])}" [style=dashed, label=update];')
+        lines += self._dot_lines(labels, "  ")
         lines.append("}")
         return "\n".join(lines)
+
+    def _dot_lines(self, labels, indent):
+        lines = []
+        outputs = {id(x) for x in self.outputs}
+        for node in self.nodes:
+            shape = "box" if node.inputs or node.op.body_attrs else "ellipse"
+            bold = ", style=bold" if id(node) in outputs else ""
+            text = "\\n".join(_dot_escape(p) for p in (labels[id(node)], node.op.name, node.type_text))
+            lines.append(f'{indent}"{_dot_escape(labels[id(node)])}" [label="{text}", shape={shape}{bold}];')
+            for x in node.inputs:
+                lines.append(f'{indent}"{_dot_escape(labels[id(x)])}" -> "{_dot_escape(labels[id(node)])}";')
+            for key, body in zip(node.op.body_attrs, node.op.subgraphs(node.attrs)):
+                name = _dot_escape(f"cluster_{labels[id(node)]}_{key}")
+                lines.append(f'{indent}subgraph "{name}" {{')
+                lines.append(f'{indent}  label="{_dot_escape(labels[id(node)] + " " + key)}"; style=dashed;')
+                lines += body._dot_lines(labels, indent + "  ")
+                lines.append(f"{indent}}}")
+        for var, value in self.updates.items():
+            lines.append(f'{indent}"{_dot_escape(labels[id(value)])}" -> "{_dot_escape(labels[id(var)])}" '
+                         "[style=dashed, label=update];")
+        return lines
+
+
+def _dot_escape(text):
+    return str(text).replace("\\", "\\\\").replace('"', '\\"')

@@ -8,7 +8,7 @@ from .dispatch import apply, is_python_scalar, plain_dtype, register_frontend, r
 from .errors import GraphcError, ShapeError
 from .operators import OperatorMixin
 from .source import user_site
-from .types import check_fits, fmt_shape
+from .types import TupleType, check_fits, fmt_shape
 
 _ids = itertools.count()
 
@@ -16,17 +16,32 @@ _ids = itertools.count()
 class Node(OperatorMixin):
     """A value in a graph: the output of `op` applied to `inputs` with `attrs`."""
 
-    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "name", "site", "id", "__weakref__")
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "parts", "name", "site", "id", "__weakref__")
 
-    def __init__(self, op, inputs, attrs, shape, dtype, name=None, site=None):
+    def __init__(self, op, inputs, attrs, shape, dtype, name=None, site=None, parts=None):
         self.op = op
         self.inputs = tuple(inputs)
         self.attrs = attrs
         self.shape = tuple(shape)
         self.dtype = np.dtype(dtype)
+        # A tuple-valued node (an op with several results) has parts: one (shape, dtype) each,
+        # read through `part` projections. Its own shape and dtype are () and object.
+        self.parts = parts
         self.name = name
         self.site = site if site is not None else user_site()
         self.id = next(_ids)
+
+    @classmethod
+    def tuple_valued(cls, op, inputs, attrs, parts, name=None, site=None):
+        return cls(op, inputs, attrs, (), object, name=name, site=site,
+                   parts=tuple((tuple(shape), np.dtype(dtype)) for shape, dtype in parts))
+
+    @property
+    def type_text(self):
+        """`float64[3, None]`, or `(float64[3], float32[])` for a tuple value."""
+        if self.parts is not None:
+            return "(" + ", ".join(f"{dtype.name}{fmt_shape(shape)}" for shape, dtype in self.parts) + ")"
+        return f"{self.dtype.name}{fmt_shape(self.shape)}"
 
     @property
     def ndim(self):
@@ -39,7 +54,7 @@ class Node(OperatorMixin):
 
     def __repr__(self):
         return (
-            f"<Node {self.label}: {self.op.name} {self.dtype.name}{fmt_shape(self.shape)} "
+            f"<Node {self.label}: {self.op.name} {self.type_text} "
             f"at {self.site}>"
         )
 
@@ -159,12 +174,14 @@ def build_node(op, args, attrs):
     inputs = [a if isinstance(a, Node) else as_node(a) for a in args]
     try:
         attrs = op.normalize(inputs, dict(attrs))
-        shape, dtype = op.infer(inputs, attrs)
+        inferred = op.infer(inputs, attrs)
     except GraphcError as err:
         raise type(err)(f"{err} [built at {site}]") from None
     except (TypeError, IndexError) as err:
         raise type(err)(f"{err} [built at {site}]") from None
-    return Node(op, inputs, attrs, shape, dtype, site=site)
+    if isinstance(inferred, TupleType):
+        return Node.tuple_valued(op, inputs, attrs, inferred, site=site)
+    return Node(op, inputs, attrs, *inferred, site=site)
 
 
 register_frontend(Node, build_node, priority=0)

@@ -43,6 +43,26 @@ class Op:
     linear = False
     # Eager `grad_fn` name stem (PyTorch prints MulBackward0); defaults to CamelCase of name.
     backward_name = None
+    # Attributes holding closed body graphs (a fused kernel's loop body, later loop and branch
+    # bodies). Passes, the printer, DOT export and autodiff reach into bodies through
+    # `subgraphs`/`with_subgraphs` alone, so a new op with a body needs no edits elsewhere.
+    body_attrs = ()
+    # A reduction a loop can compute in pieces: the binary elementwise op folding two partial
+    # results (ADD for sum). Such reductions also declare `identity(dtype)` and
+    # `divides_by_count` (ir/ops/reductions.py). None for every other op.
+    combine = None
+    # The result may be a NumPy view of input 0 (reshape, transpose, getitem...): it shares
+    # memory with it, so a buffer behind it stays alive as long as the view does.
+    returns_view = False
+    # A backend may write the result into a buffer it provides (np.matmul's out=, a fused
+    # kernel's output); it is never a view of an input, so the memory plan may reuse buffers.
+    accepts_out = False
+    # Not elementwise by NumPy's rules, but inside a loop over its output it is just its input
+    # read with broadcasting (broadcast_like): fusing it saves materializing a stride-0 array.
+    fuses_as_broadcast = False
+    # Ops only passes create (fused kernels, body parameters, tuple projections): no user
+    # builds them, so the op battery tests them through the passes that make them.
+    created_by_passes = False
 
     # ---- declared per op -------------------------------------------------------------------
     def normalize(self, inputs, attrs):
@@ -93,7 +113,27 @@ class Op:
         """
         return (None,) * node.ndim, ()
 
+    # Attributes that listing_notes shows below the node instead of inline.
+    noted_attrs = ()
+
+    def listing_notes(self, node, labels):
+        """Extra lines shown under the node in a graph listing (why a kernel ends where it does)."""
+        return []
+
     # ---- derived ---------------------------------------------------------------------------
+    def subgraphs(self, attrs):
+        """The body graphs in `attrs`, in body_attrs order."""
+        return tuple(attrs[key] for key in self.body_attrs)
+
+    def with_subgraphs(self, attrs, bodies):
+        """`attrs` with its bodies replaced by `bodies` (same order as `subgraphs`)."""
+        return {**attrs, **dict(zip(self.body_attrs, bodies))}
+
+    def evaluate(self, args, attrs, observe=None):
+        """The reference value; an op with bodies passes `observe` on to the interpreter that
+        runs them, so nan_check sees every step inside."""
+        return self.impl(*args, **attrs)
+
     def blocks_gradient(self, attrs):
         return not self.differentiable
 

@@ -130,3 +130,7 @@ def check_fits(array, dtype, what):
     if low < info.min or high > info.max:
         bad = low if low < info.min else high
         raise OverflowError(f"{what}: integer {bad} is out of bounds for {dtype} [{info.min}, {info.max}]")
+
+
+class TupleType(tuple):
+    """What `Op.infer` returns for a tuple-valued result: one (shape, dtype) pair per part."""

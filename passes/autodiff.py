@@ -5,7 +5,7 @@ derivatives. Rules come from the op registry through `ir.derivatives`, shared wi
 """
 import numpy as np
 
-from graphc.ir.derivatives import call_jvp, call_vjp
+from graphc.ir.derivatives import add_cotangents, call_jvp, call_vjp
 from graphc.ir.errors import GradientError, ShapeError
 from graphc.ir.graph import Graph, toposort
 from graphc.ir.node import Node, as_node
@@ -98,12 +98,12 @@ def grad(y, xs, grad_y=None):
     # Only nodes between some x and y need a cotangent; x's own inputs are not traversed past x.
     wanted_ids = on_path
     for node in reversed(order):
-        parts = cotangents.pop(id(node), None)
-        if parts is None:
+        received = cotangents.pop(id(node), None)
+        if received is None:
             continue
-        total = parts[0]
-        for part in parts[1:]:
-            total = add(total, part)
+        total = received[0]
+        for more in received[1:]:
+            total = add_cotangents(total, more, add)
         cotangents[id(node)] = [total]
         if not node.inputs or node.op.blocks_gradient(node.attrs):
             continue

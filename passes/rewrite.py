@@ -1,12 +1,43 @@
 """Rebuilding graphs: copy nodes with new inputs, keeping each node's op, attrs and creation site."""
+import functools
+
 from graphc.ir.graph import Graph
 from graphc.ir.node import Node
 
 
-def clone_with_inputs(node, inputs):
-    if all(a is b for a, b in zip(inputs, node.inputs)):
+def clone_with_inputs(node, inputs, attrs=None):
+    if all(a is b for a, b in zip(inputs, node.inputs)) and attrs is None:
         return node
-    return Node(node.op, inputs, node.attrs, node.shape, node.dtype, name=node.name, site=node.site)
+    return Node(node.op, inputs, node.attrs if attrs is None else attrs, node.shape, node.dtype, name=node.name,
+                site=node.site, parts=node.parts)
+
+
+def within_bodies(graph_pass):
+    """`graph_pass` made to run inside every body of every node first (innermost first), then on
+    the graph that holds them: CSE and DCE reach into kernels and loop bodies alike."""
+    @functools.wraps(graph_pass)
+    def run(graph):
+        return graph_pass(map_bodies(graph, run))
+
+    return run
+
+
+def map_bodies(graph, fn):
+    """`graph` with each body B of each node replaced by fn(B) (the same graph if none has one)."""
+    if not any(node.op.body_attrs for node, _ in graph.walk()):
+        return graph
+    mapping = {}
+    for node in graph.nodes:
+        inputs = [mapping[id(x)] for x in node.inputs]
+        attrs = None
+        if node.op.body_attrs:
+            attrs = node.op.with_subgraphs(node.attrs, [fn(body) for body in node.op.subgraphs(node.attrs)])
+        mapping[id(node)] = clone_with_inputs(node, inputs, attrs) if node.inputs or attrs else node
+    return Graph(
+        [mapping[id(x)] for x in graph.inputs],
+        [mapping[id(x)] for x in graph.outputs],
+        {var: mapping[id(v)] for var, v in graph.updates.items()},
+    )
 
 
 def rebuild(graph, replace):

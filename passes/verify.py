@@ -1,9 +1,10 @@
-"""verify=True: after each pass, run the graph before and after it with the reference backend on
-the same random feeds, and name the pass and the first node whose values diverge."""
+"""verify=True: after each pass, run the graph before and after it with the reference interpreter
+on the same random feeds, and name the pass and the first node whose values diverge."""
 import numpy as np
 
-from graphc.backends.numpy_backend import node_values
 from graphc.ir.errors import GraphcError
+from graphc.ir.interpreter import node_values
+from graphc.ir.ops.sources import CONSTANT
 
 RUNTIME_SIZE = 3  # the size given to every None dimension in the random feeds
 
@@ -43,18 +44,16 @@ def check_pass(name, before, after, rtol=1e-6):
         new = node_values(after, feeds)
     # Nodes keep their creation site through rewrites. A new node is suspect when its value
     # matches none of the old nodes built on the same line with the same shape and dtype (a
-    # fused kernel is compared with the node it computes); the first suspect is named.
+    # fused kernel, built on its result's line, is compared with that result); the first suspect
+    # is named. A tuple value is checked through its parts.
     old_ids = {id(n) for n in before.nodes}
     old_at = {}
     for node in before.nodes:
         old_at.setdefault((node.site, node.shape, node.dtype), []).append(node)
     for node in after.nodes:
-        if id(node) in old_ids or node.op.name == "constant":
+        if id(node) in old_ids or node.op is CONSTANT or node.parts is not None:
             continue
-        if node.op.name == "fused":
-            candidates = [node.attrs["kernel"].root]
-        else:
-            candidates = [c for c in old_at.get((node.site, node.shape, node.dtype), []) if c.op.name != "constant"]
+        candidates = [c for c in old_at.get((node.site, node.shape, node.dtype), []) if c.op is not CONSTANT]
         if not candidates or any(_close(old[id(c)], new[id(node)], rtol) for c in candidates):
             continue
         twin = next((c for c in candidates if c.op.name == node.op.name), candidates[0])

@@ -1,9 +1,14 @@
 """Shared test setup: a fast, reproducible hypothesis profile and the backend fixture."""
-import numpy as np
-import pytest
+import os
+
+# Every compile in the suite type-checks its graph after every pass (set before graphc loads).
+os.environ.setdefault("GRAPHC_CHECK_TYPES", "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings
 
-from op_domains import BACKENDS
+from op_domains import BACKENDS  # noqa: E402
 
 # Small and deterministic: the whole battery must stay fast, and a failure must reproduce.
 settings.register_profile(

@@ -33,7 +33,7 @@ def op_names(step):
     for node in step.graph.nodes:
         names.add(node.op.name)
         if node.op.name == "fused":
-            names.update(node.attrs["kernel"].ops())
+            names.update(m.op.name for m in node.attrs["body"].nodes)
     return names
 
 

@@ -1,21 +1,30 @@
 """The numba backend: fused kernels compiled by numba, everything else on NumPy (BLAS matmul),
-sequenced by a generated straight-line driver so a call adds only a few microseconds."""
+sequenced by a generated straight-line driver so a call adds only a few microseconds.
+
+Each node becomes one line of the driver, made by the lowering its op has in LOWERINGS (a view
+inlined, a kernel or a matmul writing into the call's workspace, a row kernel from
+nn_kernels.ROW_KERNELS), else by calling the op's NumPy implementation.
+"""
 import functools
 import time
 
 import numpy as np
 
-from graphc.backends.nan_check import checked
-from graphc.backends.numpy_backend import located
 from graphc.ir.errors import GraphcError
+from graphc.ir.interpreter import located
+from graphc.ir.ops.fused import FUSED
+from graphc.ir.ops.linalg import MATMUL, TRANSPOSE
+from graphc.ir.ops.sources import CONSTANT, PLACEHOLDER, VARIABLE
+from graphc.ir.ops.tuples import PART
 from graphc.passes.fusion import fuse
 from graphc.passes.verify import RUNTIME_SIZE
 
-from graphc.ir.ops.linalg import MATMUL
-
+from ..base import Backend, Executable
+from ..nan_check import checked
 from .blas import matmul_into
-from .memory import WRITES_FRESH, plan_memory, workspace_factory
-from .nn_kernels import lower
+from .loop_kernel import LoopKernel
+from .memory import plan_memory, result_owners, workspace_factory
+from .nn_kernels import ROW_KERNELS
 from .runner import KernelRunner, PlanCache
 
 
@@ -43,92 +52,152 @@ def located_step(node, fn):
     return step
 
 
-class CompiledDriver:
+class DriverSource:
+    """The driver being generated: its lines, the objects its lines name, and where each node's
+    value lives (a local `v<i>`) and which workspace entries receive each step's results."""
+
+    def __init__(self, graph, stats, nan_check, max_plans):
+        self.graph = graph
+        self.stats = stats
+        self.nan_check = nan_check
+        self.names = {id(node): f"v{i}" for i, node in enumerate(graph.nodes)}
+        self.inputs = {id(x): i for i, x in enumerate(graph.inputs)}
+        self.variables = {id(v): i for i, v in enumerate(graph.variables)}
+        self.owners = result_owners(graph)
+        self.slots, self.slot_count = plan_memory(graph, self.owners)
+        self.recyclers = 0
+        self.sinks = {}  # id(owner) -> index of its buffer (or result recycler) in a workspace
+        self.namespace = {"free": [], "workspace": None}
+        self.lines = []
+        self.runners = []  # (node, KernelRunner)
+        self.plan_cache = PlanCache(max_plans, stats)
+        self.near_blas = any(node.op is MATMUL for node in graph.nodes)
+        self.numpy_ops = {}
+
+    def bind(self, prefix, node, value):
+        """Put `value` in the driver's namespace under a name for this node; returns the name."""
+        name = f"{prefix}_{self.names[id(node)]}"
+        self.namespace[name] = value
+        return name
+
+    def sink_args(self, node):
+        """`ws[i]` for each result the step writes (a reused slot, or a recycler for a result
+        that leaves the call)."""
+        args = []
+        for owner in self.owners[id(node)]:
+            if owner is None:  # a result nobody reads still needs somewhere to go
+                index = self.slot_count + self.recyclers
+                self.recyclers += 1
+            elif id(owner) in self.slots:
+                index = self.sinks[id(owner)] = self.slots[id(owner)]
+            else:
+                index = self.sinks[id(owner)] = self.slot_count + self.recyclers
+                self.recyclers += 1
+            args.append(f"ws[{index}]")
+        return ", ".join(args)
+
+    def step(self, node, fn, sinks=0):
+        """Name a step function (checked for NaN when asked) for this node; a step writing into
+        the workspace takes its `sinks` first."""
+        return self.bind("op", node, checked(node, fn, sinks) if self.nan_check else fn)
+
+
+def _lower_placeholder(d, node, args):
+    return f"feeds[{d.inputs[id(node)]}]"
+
+
+def _lower_variable(d, node, args):
+    return f"state[{d.variables[id(node)]}]"
+
+
+def _lower_constant(d, node, args):
+    return d.bind("c", node, node.attrs["value"])
+
+
+def _lower_fused(d, node, args):
+    runner = KernelRunner(LoopKernel(node), d.stats, d.plan_cache, d.near_blas)
+    d.runners.append((node, runner))
+    return f"{d.step(node, runner.entry(), sinks=len(runner.kernel.roots))}({d.sink_args(node)}, {args})"
+
+
+def _lower_matmul(d, node, args):
+    return f"{d.step(node, located_step(node, matmul_into), sinks=1)}({d.sink_args(node)}, {args})"
+
+
+def _lower_transpose(d, node, args):
+    axes = node.attrs["axes"]
+    return f"{args}.T" if axes == (1, 0) else f"{args}.transpose({axes!r})"
+
+
+def _lower_part(d, node, args):
+    return f"{args}[{node.attrs['index']}]"
+
+
+# op -> lowering(driver, node, argument names) -> the expression computing the node's value
+LOWERINGS = {
+    PLACEHOLDER: _lower_placeholder,
+    VARIABLE: _lower_variable,
+    CONSTANT: _lower_constant,
+    FUSED: _lower_fused,
+    MATMUL: _lower_matmul,
+    TRANSPOSE: _lower_transpose,
+    PART: _lower_part,
+}
+
+
+def _lower_numpy(d, node, args):
+    """A row kernel where nn_kernels has one for this layout, else the op's NumPy code."""
+    make = ROW_KERNELS.get(node.op)
+    fn = make(node) if make is not None else None
+    if fn is None:
+        d.numpy_ops[node.op] = d.numpy_ops.get(node.op, 0) + 1
+        fn = functools.partial(node.op.impl, **node.attrs) if node.attrs else node.op.impl
+    return f"{d.step(node, located_step(node, fn))}({args})"
+
+
+class CompiledDriver(Executable):
     """The straight-line program that runs a fused graph (its source is kept as `.source`).
 
-    `run(feeds, state)` takes the inputs and the Variables' values (a snapshot the caller took)
-    and returns (outputs, update values). Intermediate buffers belong to a workspace, one per
-    call in flight: a call takes a free workspace from the pool (or makes one) and puts it back
-    when it returns, so concurrent calls never share a buffer and never wait for each other.
+    Intermediate buffers belong to a workspace, one per call in flight: a call takes a free
+    workspace from the pool (or makes one) and puts it back when it returns, so concurrent calls
+    never share a buffer and never wait for each other.
     """
 
     def __init__(self, graph, stats, nan_check, max_plans):
         self.graph = graph
-        self.runners = []
-        slots, slot_count = plan_memory(graph)
-        near_blas = any(node.op is MATMUL for node in graph.nodes)
-        names = {id(node): f"v{i}" for i, node in enumerate(graph.nodes)}
-        sinks = {}  # id(node) -> index of its buffer (or result recycler) in a workspace
-        recyclers = 0
-        namespace = {"free": [], "workspace": None}
+        d = DriverSource(graph, stats, nan_check, max_plans)
         lines = ["def run(feeds, state):", "    try:", "        ws = free.pop()", "    except IndexError:",
                  "        ws = workspace()"]
-        inputs = {id(x): i for i, x in enumerate(graph.inputs)}
-        variables = {id(v): i for i, v in enumerate(graph.variables)}
-        numpy_ops = {}
-        plan_cache = PlanCache(max_plans, stats)
         for node in graph.nodes:
-            target = names[id(node)]
-            args = ", ".join(names[id(x)] for x in node.inputs)
-            kind = node.op.name
-            if kind in WRITES_FRESH:
-                if id(node) in slots:
-                    sinks[id(node)] = slots[id(node)]
-                else:
-                    sinks[id(node)] = slot_count + recyclers
-                    recyclers += 1
-            if kind == "placeholder":
-                lines.append(f"    {target} = feeds[{inputs[id(node)]}]")
-            elif kind == "variable":
-                lines.append(f"    {target} = state[{variables[id(node)]}]")
-            elif kind == "constant":
-                namespace[f"c_{target}"] = node.attrs["value"]
-                lines.append(f"    {target} = c_{target}")
-            elif kind == "fused":
-                runner = KernelRunner(node.attrs["kernel"], stats, plan_cache, near_blas)
-                self.runners.append((node, runner))
-                namespace[f"k_{target}"] = checked(node, runner, takes_sink=True) if nan_check else runner.entry()
-                lines.append(f"    {target} = k_{target}(ws[{sinks[id(node)]}], {args})")
-            elif kind == "matmul":
-                step = located_step(node, matmul_into)
-                namespace[f"mm_{target}"] = checked(node, step, takes_sink=True) if nan_check else step
-                lines.append(f"    {target} = mm_{target}(ws[{sinks[id(node)]}], {args})")
-            elif kind == "transpose":  # a view: inline, without an op call
-                axes = node.attrs["axes"]
-                lines.append(f"    {target} = {args}.T" if axes == (1, 0) else f"    {target} = {args}.transpose({axes!r})")
-            else:
-                lowered = lower(node)
-                if lowered is None:
-                    numpy_ops[kind] = numpy_ops.get(kind, 0) + 1
-                    lowered = functools.partial(node.op.impl, **node.attrs) if node.attrs else node.op.impl
-                step = located_step(node, lowered)
-                namespace[f"op_{target}"] = checked(node, step) if nan_check else step
-                lines.append(f"    {target} = op_{target}({args})")
-        outs = ", ".join(names[id(x)] for x in graph.outputs)
-        ups = ", ".join(names[id(v)] for v in graph.updates.values())
+            args = ", ".join(d.names[id(x)] for x in node.inputs)
+            lower = LOWERINGS.get(node.op, _lower_numpy)
+            lines.append(f"    {d.names[id(node)]} = {lower(d, node, args)}")
+        outs = ", ".join(d.names[id(x)] for x in graph.outputs)
+        ups = ", ".join(d.names[id(v)] for v in graph.updates.values())
         lines.append("    free.append(ws)")
         lines.append(f"    return [{outs}], [{ups}]")
         self.source = "\n".join(lines)
-        namespace["workspace"] = workspace_factory(slot_count, recyclers)
+        d.namespace["workspace"] = workspace_factory(d.slot_count, d.recyclers)
         # Outputs computed by a kernel or matmul into a recycled result are new arrays that
         # nobody else holds: the caller may hand them out as they are.
-        self.fresh_outputs = [id(x) in sinks and sinks[id(x)] >= slot_count for x in graph.outputs]
-        exec(compile(self.source, "<graphc driver>", "exec"), namespace)
-        self.run = namespace["run"]
-        stats.kernels = len(self.runners)
-        stats.buffers = slot_count
-        stats.buffered_values = len(slots)
-        stats.numpy_ops = numpy_ops
+        self.fresh_outputs = [id(x) in d.sinks and d.sinks[id(x)] >= d.slot_count for x in graph.outputs]
+        exec(compile(self.source, "<graphc driver>", "exec"), d.namespace)
+        self.run = d.namespace["run"]
+        self.runners = d.runners
+        stats.kernels = len(d.runners)
+        stats.buffers = d.slot_count
+        stats.buffered_values = len(d.slots)
+        stats.numpy_ops = {op.name: count for op, count in d.numpy_ops.items()}
         stats.slow_paths.extend(
-            f"{count} x {kind} runs as a NumPy op (not fused)"
-            for kind, count in sorted(numpy_ops.items())
-            if kind not in ("matmul", "transpose", "reshape", "reshape_like", "expand_dims", "squeeze", "getitem")
+            f"{count} x {op.name} runs as a NumPy op (not fused)"
+            for op, count in sorted(d.numpy_ops.items(), key=lambda item: item[0].name)
+            if not op.returns_view
         )
 
     def warm(self):
         """Compile every kernel now (for the layouts static shapes predict), not on the first call."""
         for node, runner in self.runners:
-            kernel = node.attrs["kernel"]
+            kernel = runner.kernel
             try:
                 runner.warm([_example(x, kernel.iter_shape) for x in kernel.inputs])
             except GraphcError:
@@ -142,10 +211,10 @@ class CompiledDriver:
     @property
     def kernel_sources(self):
         """The generated numba source of every kernel variant compiled so far."""
-        return "\n".join(f"# {' -> '.join(r.kernel.ops())}\n{r.source}" for _, r in self.runners)
+        return "\n".join(f"# {r.kernel.description}\n{r.source}" for _, r in self.runners)
 
 
-class NumbaBackend:
+class NumbaBackend(Backend):
     name = "numba"
     passes = [("fuse", fuse)]
 

@@ -19,14 +19,8 @@ GROUP rows into float64 partial sums, a chunk of columns at a time.
 """
 import numpy as np
 
-from graphc.ir.ops.elementwise import NEGATIVE_INT_POWER
+from graphc.ir.ops.elementwise import ADD, NEGATIVE_INT_POWER
 
-REDUCE_COMBINE = {
-    "sum": "({acc} + {val})",
-    "mean": "({acc} + {val})",
-    "max": "vm_maximum({acc}, {val})",
-    "min": "vm_minimum({acc}, {val})",
-}
 
 # Values summed pairwise inside one block (NumPy's pairwise summation also bottoms out at 128).
 BLOCK = 128
@@ -59,8 +53,18 @@ def scalar_expression(node, args, exponent_broadcasts=False):
     template = node.op.scalar
     if node.op.name == "pow":
         template = _pow_template(node, exponent_broadcasts)
-    cast = numpy_type_name(node.dtype)
+    return fill_template(template, args, node.dtype)
+
+
+def fill_template(template, args, dtype):
+    """A scalar template with its argument names and the dtype's cast filled in."""
+    cast = numpy_type_name(dtype)
     return template.format(*args, zero=f"{cast}(0)", cast=cast)
+
+
+def _combine(kernel, acc, val):
+    """The root reduction's combine op applied to the accumulator and a value."""
+    return fill_template(kernel.root.op.combine.scalar, [acc, val], kernel.root.dtype)
 
 
 # Ops whose scalar code may come out wider than the node's dtype even when every input already
@@ -116,18 +120,6 @@ def _exponent_broadcasts(node, uniform):
     return id(x) not in uniform or y.ndim == 0 or y.shape != node.shape
 
 
-class Variant:
-    """Layout of one kernel call. inputs[k] is 'scalar' or a tuple of per-dim broadcast flags."""
-
-    def __init__(self, rank, inputs, reduced):
-        self.rank = rank
-        self.inputs = tuple(inputs)
-        self.reduced = tuple(reduced)  # per dim: folded by the reduction (all False if none)
-
-    def key(self):
-        return (self.rank, self.inputs, self.reduced)
-
-
 def kernel_body(kernel, variant, indent):
     """Lines computing the root's (pre-reduction) value `val` at the current loop indices."""
     names = {}
@@ -158,12 +150,22 @@ def kernel_body(kernel, variant, indent):
         root = kernel.root
         lines.append(f"val = {numpy_type_name(root.dtype)}({names[id(root.inputs[0])]})")
     else:
-        lines.append(f"val = {names[id(kernel.root)]}")
+        lines += [f"{value} = {names[id(root)]}" for value, root in zip(_values(kernel), kernel.roots)]
     return [" " * indent + line for line in lines]
 
 
+def _values(kernel):
+    """The names of the loop body's result values (`val`, or val0, val1... for several)."""
+    return ["val"] if len(kernel.roots) == 1 else [f"val{j}" for j in range(len(kernel.roots))]
+
+
+def _outputs(kernel):
+    """The names of the kernel's output arrays (`out`, or out0, out1... for several)."""
+    return ["out"] if len(kernel.roots) == 1 else [f"out{j}" for j in range(len(kernel.roots))]
+
+
 def _is_float_sum(kernel):
-    return kernel.root.op.name in ("sum", "mean") and kernel.root.dtype.kind == "f"
+    return kernel.root.op.combine is ADD and kernel.root.dtype.kind == "f"
 
 
 def _index(variant, d_stop, reduced_as_zero=True):
@@ -171,19 +173,19 @@ def _index(variant, d_stop, reduced_as_zero=True):
 
 
 def kernel_source(kernel, variant, name):
-    """Python source of `def name(shape, a0, a1, ..., out)`; `out` is pre-filled for reductions."""
+    """Python source of `def name(shape, a0, a1, ..., out)` (out0, out1... for a multi-output
+    kernel); `out` is pre-filled for reductions."""
     rank = variant.rank
-    args = ", ".join(["shape"] + [f"a{k}" for k in range(len(kernel.inputs))] + ["out"])
+    args = ", ".join(["shape"] + [f"a{k}" for k in range(len(kernel.inputs))] + _outputs(kernel))
     lines = [f"def {name}({args}):"]
     for d in range(rank):
         lines.append(f"    n{d} = shape[{d}]")
     if rank == 0:
         lines += kernel_body(kernel, variant, 4)
         if kernel.reduce:
-            combine = REDUCE_COMBINE[kernel.root.op.name].format(acc="out[()]", val="val")
-            lines.append(f"    out[()] = {combine}")
+            lines.append(f"    out[()] = {_combine(kernel, 'out[()]', 'val')}")
         else:
-            lines.append("    out[()] = val")
+            lines += [f"    {out}[()] = {value}" for out, value in zip(_outputs(kernel), _values(kernel))]
     elif not kernel.reduce:
         lines += _elementwise_nest(kernel, variant)
     elif _is_float_sum(kernel):
@@ -202,19 +204,19 @@ def _elementwise_nest(kernel, variant):
     rank = variant.rank
     lines = _loops(rank)
     lines += kernel_body(kernel, variant, 4 * (rank + 1))
-    lines.append(f"{'    ' * (rank + 1)}out[{_index(variant, rank, False)}] = val")
+    index = _index(variant, rank, False)
+    lines += [f"{'    ' * (rank + 1)}{out}[{index}] = {value}" for out, value in zip(_outputs(kernel), _values(kernel))]
     return lines
 
 
 def _fold_nest(kernel, variant):
     """max/min, and integer sums (exact, wrapping): a running value per output element."""
     rank = variant.rank
-    combine = REDUCE_COMBINE[kernel.root.op.name]
     out_index = _index(variant, rank)
     if not variant.reduced[rank - 1]:
         lines = _loops(rank)
         lines += kernel_body(kernel, variant, 4 * (rank + 1))
-        lines.append(f"{'    ' * (rank + 1)}out[{out_index}] = {combine.format(acc=f'out[{out_index}]', val='val')}")
+        lines.append(f"{'    ' * (rank + 1)}out[{out_index}] = {_combine(kernel, f'out[{out_index}]', 'val')}")
         return lines
     # Fold the innermost dimension in a local: the compiler cannot keep out[...] in a register
     # (it may alias an input), and a local chain is what LLVM optimizes best.
@@ -223,7 +225,7 @@ def _fold_nest(kernel, variant):
     lines.append(f"{pad}acc = out[{out_index}]")
     lines += _loops(rank, rank - 1)
     lines += kernel_body(kernel, variant, 4 * (rank + 1))
-    lines.append(f"{pad}    acc = {combine.format(acc='acc', val='val')}")
+    lines.append(f"{pad}    acc = {_combine(kernel, 'acc', 'val')}")
     lines.append(f"{pad}out[{out_index}] = acc")
     return lines
 

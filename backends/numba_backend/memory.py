@@ -13,8 +13,7 @@ import sys
 
 import numpy as np
 
-# Steps whose result is a fresh array written by us (never a view of an input).
-WRITES_FRESH = ("fused", "matmul")
+from graphc.ir.ops.tuples import PART
 
 
 class Slot:
@@ -68,31 +67,43 @@ def workspace_factory(slots, recyclers):
     return workspace
 
 
-def plan_memory(graph):
+def result_owners(graph):
+    """{id(step): the nodes whose buffers that step writes} for the steps that write into
+    buffers the workspace provides (ops with accepts_out): the node itself, or for a tuple
+    value its `part` nodes, in result order."""
+    owners = {}
+    for node in graph.nodes:
+        if node.op.accepts_out:
+            owners[id(node)] = [node] if node.parts is None else [None] * len(node.parts)
+    for node in graph.nodes:
+        if node.op is PART and id(node.inputs[0]) in owners:
+            owners[id(node.inputs[0])][node.attrs["index"]] = node
+    return owners
+
+
+def plan_memory(graph, owners):
     """(slot index by id(node), number of slots) for every intermediate that may use a reused
-    buffer; nodes whose lifetimes do not overlap share a slot."""
+    buffer; nodes whose lifetimes do not overlap share a slot. `owners` is result_owners(graph)."""
     order = {id(node): i for i, node in enumerate(graph.nodes)}
     escaping = {id(x) for x in graph.outputs} | {id(v) for v in graph.updates.values()}
-    # root[id] = the buffer owner a node's value may alias (itself for fresh results)
-    root = {}
-    for node in graph.nodes:
-        if node.op.name in WRITES_FRESH or not node.inputs:
-            root[id(node)] = id(node)
-        else:
-            root[id(node)] = None  # may alias any of its inputs' buffers: handled via last_use
+    # A node owns its buffer if a step writes it there, or it is a leaf; any other node's value
+    # may be a view of its inputs' buffers.
+    fresh = {id(n) for written in owners.values() for n in written if n is not None}
+    fresh |= {id(n) for n in graph.nodes if not n.inputs}
+    writes = set(owners)  # steps that write fresh results: their inputs are done once they ran
     last_use = {id(n): order[id(n)] for n in graph.nodes}
     for node in reversed(graph.nodes):  # a view's lifetime extends its sources'
         for x in node.inputs:
-            end = last_use[id(node)] if node.op.name not in WRITES_FRESH else order[id(node)]
+            end = order[id(node)] if id(node) in writes or id(node) in fresh else last_use[id(node)]
             last_use[id(x)] = max(last_use[id(x)], end)
     for node in graph.nodes:  # anything that reaches an output (maybe as a view) must escape
-        if id(node) in escaping and node.op.name not in WRITES_FRESH:
+        if id(node) in escaping and id(node) not in fresh:
             stack = list(node.inputs)
             while stack:
                 x = stack.pop()
                 if id(x) not in escaping:
                     escaping.add(id(x))
-                    if x.op.name not in WRITES_FRESH:
+                    if id(x) not in fresh:
                         stack.extend(x.inputs)
     slots = {}
     count = 0
@@ -102,14 +113,17 @@ def plan_memory(graph):
         i = order[id(node)]
         for key, slot in releases.pop(i - 1, []):
             free.setdefault(key, []).append(slot)
-        if node.op.name not in WRITES_FRESH or id(node) in escaping:
-            continue
-        key = (node.shape, node.dtype.str)
-        pool = free.get(key)
-        if pool:
-            slot = pool.pop()
-        else:
-            slot, count = count, count + 1
-        slots[id(node)] = slot
-        releases.setdefault(last_use[id(node)], []).append((key, slot))
+        # A step's results get their buffers when the step runs (before its `part` nodes), so
+        # none of them can be a buffer the step still reads.
+        for owner in owners.get(id(node), ()):
+            if owner is None or id(owner) in escaping:
+                continue
+            key = (owner.shape, owner.dtype.str)
+            pool = free.get(key)
+            if pool:
+                slot = pool.pop()
+            else:
+                slot, count = count, count + 1
+            slots[id(owner)] = slot
+            releases.setdefault(max(last_use[id(owner)], i), []).append((key, slot))
     return slots, count

@@ -11,6 +11,9 @@ import math
 import numba
 import numpy as np
 
+from graphc.ir.ops.nn import CROSS_ENTROPY, LOG_SOFTMAX, ONE_HOT_LIKE, SOFTMAX
+from graphc.ir.ops.reductions import AXIS_SIZE, LOGSUMEXP
+
 from .scalar_ops import vm_maximum
 from .vecmath import JIT_OPTIONS, vm_exp, vm_log
 
@@ -94,56 +97,78 @@ def _rows(node, axis_attr="axis"):
     return axis in (1, (1,))
 
 
-def lower(node):
-    """A fast step function for `node`, or None where the NumPy implementation stays."""
-    name = node.op.name
-    if name == "softmax" and _rows(node):
-        return lambda x: _run_rows(softmax_rows, x)
-    if name == "log_softmax" and _rows(node):
-        return lambda x: _run_rows(log_softmax_rows, x)
-    if name == "logsumexp" and _rows(node):
-        keep = node.attrs["keepdims"]
-
-        def logsumexp_step(x):
-            x = np.ascontiguousarray(x)
-            out = np.empty(x.shape[0], x.dtype)
-            logsumexp_rows(x, out)
-            return out.reshape(-1, 1) if keep else out
-
-        return logsumexp_step
-    if name == "one_hot_like" and node.inputs[0].ndim == 1 and node.dtype.kind == "f":
-        dtype = node.dtype
-
-        def one_hot_step(labels, ref):
-            out = np.empty((labels.shape[0], ref.shape[-1]), dtype)
-            if one_hot_rows(np.ascontiguousarray(labels), out) >= 0:
-                node.op.impl(labels, ref)  # raises the reference's IndexError message
-            return out
-
-        return one_hot_step
-    if name == "axis_size":
-        axes, dtype = node.attrs["axis"], node.dtype
-        return lambda x: np.asarray(math.prod(x.shape[a] for a in axes), dtype)
-    if name == "cross_entropy" and node.inputs[0].dtype.kind == "f" and node.inputs[0].dtype.itemsize >= 4 \
-            and node.dtype == node.inputs[0].dtype:
-        dtype = node.dtype
-
-        def cross_entropy_step(x, labels):
-            if x.shape[0] == 0 or x.shape[0] != labels.shape[0]:
-                # NumPy's mean of nothing (nan, with its warning), or the reference's row-count error
-                return node.op.impl(x, labels)
-            loss, bad = cross_entropy_rows(np.ascontiguousarray(x), np.ascontiguousarray(labels))
-            if bad >= 0:
-                return node.op.impl(x, labels)  # raises the reference's IndexError message
-            return np.asarray(loss, dtype)
-
-        return cross_entropy_step
-    return None
-
-
 def _run_rows(kernel, x):
     x = np.ascontiguousarray(x)
     out = np.empty_like(x)
     kernel(x, out)
     return out
 
+
+def _softmax(node):
+    return (lambda x: _run_rows(softmax_rows, x)) if _rows(node) else None
+
+
+def _log_softmax(node):
+    return (lambda x: _run_rows(log_softmax_rows, x)) if _rows(node) else None
+
+
+def _logsumexp(node):
+    if not _rows(node):
+        return None
+    keep = node.attrs["keepdims"]
+
+    def logsumexp_step(x):
+        x = np.ascontiguousarray(x)
+        out = np.empty(x.shape[0], x.dtype)
+        logsumexp_rows(x, out)
+        return out.reshape(-1, 1) if keep else out
+
+    return logsumexp_step
+
+
+def _one_hot_like(node):
+    if node.inputs[0].ndim != 1 or node.dtype.kind != "f":
+        return None
+    dtype = node.dtype
+
+    def one_hot_step(labels, ref):
+        out = np.empty((labels.shape[0], ref.shape[-1]), dtype)
+        if one_hot_rows(np.ascontiguousarray(labels), out) >= 0:
+            node.op.impl(labels, ref)  # raises the reference's IndexError message
+        return out
+
+    return one_hot_step
+
+
+def _axis_size(node):
+    axes, dtype = node.attrs["axis"], node.dtype
+    return lambda x: np.asarray(math.prod(x.shape[a] for a in axes), dtype)
+
+
+def _cross_entropy(node):
+    x = node.inputs[0]
+    if x.dtype.kind != "f" or x.dtype.itemsize < 4 or node.dtype != x.dtype:
+        return None
+    dtype = node.dtype
+
+    def cross_entropy_step(x, labels):
+        if x.shape[0] == 0 or x.shape[0] != labels.shape[0]:
+            # NumPy's mean of nothing (nan, with its warning), or the reference's row-count error
+            return node.op.impl(x, labels)
+        loss, bad = cross_entropy_rows(np.ascontiguousarray(x), np.ascontiguousarray(labels))
+        if bad >= 0:
+            return node.op.impl(x, labels)  # raises the reference's IndexError message
+        return np.asarray(loss, dtype)
+
+    return cross_entropy_step
+
+
+# op -> (node -> a fast step function, or None where the NumPy implementation stays)
+ROW_KERNELS = {
+    SOFTMAX: _softmax,
+    LOG_SOFTMAX: _log_softmax,
+    LOGSUMEXP: _logsumexp,
+    ONE_HOT_LIKE: _one_hot_like,
+    AXIS_SIZE: _axis_size,
+    CROSS_ENTROPY: _cross_entropy,
+}

@@ -1,25 +1,26 @@
-"""Running one fused kernel: plan the loop layout for the input shapes, reuse buffers, thread.
+"""Running one fused kernel on the CPU: a plan per input shapes, threads, compile accounting.
 
-A plan is cached per tuple of input shapes, so a steady-state call costs a dict lookup, the
-numba dispatch and, for large sizes, handing halves of the work to a thread pool (kernels are
-compiled with nogil, so the threads run truly in parallel, without numba's slower-to-compile
-parallel mode). Plans hold no arrays: the result is written where the call's `sink` (a Slot
-or Recycler of the call's workspace) says, so concurrent calls never share an output.
+A plan (the loop layout from layout.py plus the compiled loop nest for it) is cached per tuple
+of input shapes, so a steady-state call costs a dict lookup, the numba dispatch and, for large
+sizes, handing halves of the work to a thread pool (kernels are compiled with nogil, so the
+threads run truly in parallel, without numba's slower-to-compile parallel mode). Plans hold no
+arrays: each result is written where the call's sink for it (a Slot or Recycler of the call's
+workspace) says, so concurrent calls never share an output.
 """
 import itertools
-import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 
-from graphc.backends.numpy_backend import located, run_node
 from graphc.ir.errors import GraphcError
-from graphc.ir.types import check_none_dims, reduced_shape
+from graphc.ir.interpreter import located, node_values
 
-from .codegen import Variant, kernel_source
+from .codegen import kernel_source
 from .kernel_cache import entry_was_damaged, load_kernel
+from .layout import Layout
 
 # Below this many loop iterations a second thread costs more than it saves (measured here: a
 # 1e6-element kernel runs ~1.8x faster on 2 threads, a 1e5 one gains nothing).
@@ -29,6 +30,7 @@ PARALLEL_THRESHOLD = 1 << 19
 # elements. There, only very large kernels are split.
 PARALLEL_THRESHOLD_WITH_BLAS = 1 << 22
 _pool = []
+_pool_lock = threading.Lock()
 _clock = itertools.count()
 
 
@@ -38,172 +40,117 @@ def _threads():
 
 def _executor():
     if not _pool:
-        _pool.append(ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="graphc"))
+        with _pool_lock:  # two first calls at once must not start two pools
+            if not _pool:
+                _pool.append(ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="graphc"))
     return _pool[0]
 
 
-def _init_value(op_name, dtype):
-    if op_name in ("sum", "mean"):
-        return 0
-    if dtype.kind == "f":
-        return -np.inf if op_name == "max" else np.inf
-    info = np.iinfo(dtype)
-    return info.min if op_name == "max" else info.max
-
-
-def coalesce(shape, flags, reduced):
-    """Merge adjacent dims that every input broadcasts (or not) alike; drop size-1 dims."""
-    groups = []  # (size, per-input flags, reduced)
-    for d, size in enumerate(shape):
-        if size == 1:
-            continue
-        col = tuple(f[d] for f in flags)
-        if groups and groups[-1][1] == col and groups[-1][2] == reduced[d]:
-            groups[-1][0] *= size
-        else:
-            groups.append([size, col, reduced[d]])
-    return groups
-
-
 class Plan:
-    """How to call the kernel for one combination of input shapes."""
+    """How to call the kernel for one combination of input shapes: its layout, the compiled loop
+    for that layout, and whether the loop is split between threads."""
 
     def __init__(self, runner, shapes):
-        kernel = runner.kernel
         self.runner = runner
-        full = np.broadcast_shapes(*shapes)
-        check_none_dims([x.shape for x in kernel.inputs], shapes, full, "fused kernel " + " -> ".join(kernel.ops()),
-                        kernel.root.site)
-        rank = len(full)
-        self.full_shape = full
-        axes = kernel.root.attrs["axis"] if kernel.reduce else ()
-        reduced = [d in axes for d in range(rank)]
-        padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
-        scalar = [math.prod(s) == 1 for s in shapes]
-        flags = [tuple(p[d] == 1 and full[d] != 1 for d in range(rank)) for p in padded]
-        groups = coalesce(full, flags, reduced)
-        self.loop_shape = tuple(g[0] for g in groups)
-        self.empty = 0 in full
-        kinds = []
-        self.input_shapes = []
-        for k in range(len(shapes)):
-            if scalar[k]:
-                kinds.append("scalar")
-                self.input_shapes.append(None)
-            else:
-                kinds.append(tuple(g[1][k] for g in groups))
-                self.input_shapes.append(tuple(1 if g[1][k] else g[0] for g in groups))
-        red = tuple(g[2] for g in groups)
-        self.variant = Variant(len(groups), kinds, red)
-        if kernel.reduce:
-            self.out_loop_shape = tuple(1 if r else n for n, r in zip(self.loop_shape, red))
-            self.result_shape = reduced_shape(full, axes, kernel.root.attrs["keepdims"])
-            self.count = math.prod(full[d] for d in axes)
-        else:
-            self.out_loop_shape = self.loop_shape
-            self.result_shape = full
-        self.fn = runner.function_for(self.variant)
-        size = math.prod(self.loop_shape)
+        layout = self.layout = Layout(runner.kernel, shapes)
+        self.fn = runner.function_for(layout.variant)
         threshold = PARALLEL_THRESHOLD_WITH_BLAS if runner.near_blas else PARALLEL_THRESHOLD
-        self.split = bool(self.loop_shape) and size >= threshold and self.loop_shape[0] >= 2 and _threads() > 1
-        self.input_ranks = [len(s) for s in shapes]
+        self.split = bool(layout.loop_shape) and layout.size >= threshold and layout.loop_shape[0] >= 2 \
+            and _threads() > 1
         self.used = next(_clock)
-        self.call = self._fast_call() if not (self.split or self.empty) else None
+        self.call = self._fast_call() if not (self.split or layout.empty) else None
 
     def _fast_call(self):
         """A straight-line function for this layout: a small call is a handful of operations."""
-        kernel = self.runner.kernel
-        n = len(self.input_shapes)
-        ns = {"fn": self.fn, "ascontig": np.ascontiguousarray,
-              "dtype": self.runner.dtype, "loop": self.loop_shape, "shape": self.result_shape,
-              "out_loop": self.out_loop_shape, "init": _init_value(kernel.root.op.name, self.runner.dtype)
-              if kernel.reduce else None, "count": getattr(self, "count", None), "divide": np.divide}
+        kernel, layout = self.runner.kernel, self.layout
+        root = kernel.root
+        ns = {"fn": self.fn, "ascontig": np.ascontiguousarray, "loop": layout.loop_shape,
+              "shape": layout.result_shape, "out_loop": layout.out_loop_shape, "count": layout.count,
+              "divide": np.divide, "init": root.op.identity(root.dtype) if kernel.reduce else None}
         args = []
-        for k, target in enumerate(self.input_shapes):
+        for k, target in enumerate(layout.input_shapes):
             if target is None:
-                args.append(f"x{k}[()]" if self.input_ranks[k] == 0 else f"x{k}.reshape(-1)[0]")
+                args.append(f"x{k}[()]" if layout.input_ranks[k] == 0 else f"x{k}.reshape(-1)[0]")
             else:
                 args.append(f"ascontig(x{k}).reshape({target!r})")
-        lines = [f"def call(sink, {', '.join(f'x{k}' for k in range(n))}):"]
-        lines.append("    r = sink.get(shape, dtype)")
-        out = "r" if self.out_loop_shape == self.result_shape else "r.reshape(out_loop)"
-        lines.append(f"    o = {out}")
+        sinks = [f"s{j}" for j in range(len(kernel.roots))]
+        inputs = [f"x{k}" for k in range(len(layout.input_shapes))]
+        lines = [f"def call({', '.join(sinks + inputs)}):"]
+        reshaped = layout.out_loop_shape != layout.result_shape
+        outs = []
+        for j, r in enumerate(kernel.roots):
+            ns[f"dtype{j}"] = r.dtype
+            lines.append(f"    r{j} = s{j}.get(shape, dtype{j})")
+            if reshaped:
+                lines.append(f"    o{j} = r{j}.reshape(out_loop)")
+            outs.append(f"o{j}" if reshaped else f"r{j}")
         if kernel.reduce:
-            lines.append("    o.fill(init)")
-        lines.append(f"    fn(loop, {', '.join(args + ['o'])})")
-        if kernel.reduce and kernel.root.op.name == "mean":
-            lines.append("    divide(o, count, out=o)")
-        lines.append("    return r")
+            lines.append(f"    {outs[0]}.fill(init)")
+        lines.append(f"    fn(loop, {', '.join(args + outs)})")
+        if kernel.reduce and root.op.divides_by_count:
+            lines.append(f"    divide({outs[0]}, count, out={outs[0]})")
+        results = ", ".join(f"r{j}" for j in range(len(kernel.roots)))
+        lines.append(f"    return {results}" if len(kernel.roots) == 1 else f"    return ({results},)")
         exec(compile("\n".join(lines), "<graphc kernel call>", "exec"), ns)
         return ns["call"]
 
     def arguments(self, arrays):
         args = []
-        for a, target in zip(arrays, self.input_shapes):
+        for a, target in zip(arrays, self.layout.input_shapes):
             if target is None:
                 args.append(a.reshape(-1)[0])
             else:
                 args.append(np.ascontiguousarray(a).reshape(target))
         return args
 
-    def output(self, sink):
-        """The result array (in the node's shape) and its loop-shaped view for the kernel."""
-        result = sink.get(self.result_shape, self.runner.dtype)
-        return result, result.reshape(self.out_loop_shape)
-
-    def run(self, sink, arrays):
+    def run(self, sinks, arrays):
         if self.call is not None:
-            return self.call(sink, *arrays)
-        kernel = self.runner.kernel
-        if self.empty:
-            return kernel_reference(kernel, arrays)
+            return self.call(*sinks, *arrays)
+        kernel, layout = self.runner.kernel, self.layout
+        if layout.empty:  # NumPy's semantics (errors for max of nothing, 0 for sum) via the reference
+            return kernel.node.op.evaluate(arrays, kernel.node.attrs)
         args = self.arguments(arrays)
-        result, out = self.output(sink)
+        results = [sink.get(layout.result_shape, r.dtype) for sink, r in zip(sinks, kernel.roots)]
+        outs = [r.reshape(layout.out_loop_shape) for r in results]
         if kernel.reduce:
-            out.fill(_init_value(kernel.root.op.name, out.dtype))
+            outs[0].fill(kernel.root.op.identity(outs[0].dtype))
         if self.split:
-            self._run_split(args, out)
+            self._run_split(args, outs)
         else:
-            self.fn(self.loop_shape, *args, out)
-        if kernel.reduce and kernel.root.op.name == "mean":
-            np.divide(out, self.count, out=out)
-        return result
+            self.fn(layout.loop_shape, *args, *outs)
+        if kernel.reduce and kernel.root.op.divides_by_count:
+            np.divide(outs[0], layout.count, out=outs[0])
+        return results[0] if len(results) == 1 else tuple(results)
 
-    def _run_split(self, args, out):
-        n = self.loop_shape[0]
+    def _run_split(self, args, outs):
+        layout = self.layout
+        n = layout.loop_shape[0]
         parts = _threads()
         bounds = [n * i // parts for i in range(parts + 1)]
-        reduced_first = self.variant.reduced[0] if self.variant.reduced else False
-        calls, outs = [], []
+        reduced_first = layout.variant.reduced[0] if layout.variant.reduced else False
+        root = self.runner.kernel.root
+        calls, partials = [], []
         for lo, hi in zip(bounds[:-1], bounds[1:]):
             if lo == hi:
                 continue
-            sub = [a if kind == "scalar" or kind[0] else a[lo:hi] for a, kind in zip(args, self.variant.inputs)]
-            shape = (hi - lo,) + self.loop_shape[1:]
+            sub = [a if kind == "scalar" or kind[0] else a[lo:hi] for a, kind in zip(args, layout.variant.inputs)]
+            shape = (hi - lo,) + layout.loop_shape[1:]
             if reduced_first:  # each thread folds its rows into its own partial result
-                part = np.full_like(out, _init_value(self.runner.kernel.root.op.name, out.dtype))
-                outs.append(part)
+                part = np.full_like(outs[0], root.op.identity(outs[0].dtype))
+                partials.append(part)
+                calls.append((shape, *sub, part))
             else:
-                part = out[lo:hi]
-            calls.append((shape, *sub, part))
+                calls.append((shape, *sub, *[out[lo:hi] for out in outs]))
         # The calling thread takes the first share itself: one hand-off fewer than it waiting.
         jobs = [_executor().submit(self.fn, *call) for call in calls[1:]]
         self.fn(*calls[0])
         for job in jobs:
             job.result()
         if reduced_first:
-            combine = {"sum": np.add, "mean": np.add, "max": np.maximum, "min": np.minimum}
-            ufunc = combine[self.runner.kernel.root.op.name]
-            out[...] = outs[0]
-            for part in outs[1:]:
-                ufunc(out, part, out=out)
-
-
-def kernel_reference(kernel, arrays):
-    """Empty inputs: NumPy's semantics (errors for max of nothing, 0 for sum) via the reference."""
-    from graphc.passes.fusion import FUSED
-
-    return FUSED.impl(*arrays, kernel=kernel)
+            total = partials[0]
+            for part in partials[1:]:
+                total = root.op.combine.impl(total, part)
+            outs[0][...] = total
 
 
 class PlanCache:
@@ -236,10 +183,12 @@ class PlanCache:
 
 
 class KernelRunner:
+    """One fused kernel on the CPU: its compiled loop nest per layout variant, its plans, and the
+    entry function the driver calls with the call's sinks (one per result) and the inputs."""
+
     def __init__(self, kernel, stats, plan_cache, near_blas=False):
         self.kernel = kernel
         self.near_blas = near_blas  # the graph also runs BLAS: split only very large loops
-        self.dtype = kernel.root.dtype
         self.stats = stats
         self.plan_cache = plan_cache
         self.plans = plan_cache.new_plans()
@@ -273,26 +222,26 @@ class KernelRunner:
             plan.used = next(_clock)
         return plan
 
-    def __call__(self, sink, *arrays):
-        return self.plan(arrays).run(sink, arrays)
+    def __call__(self, sinks, arrays):
+        return self.plan(arrays).run(sinks, arrays)
 
     def entry(self):
         """A call function of fixed arity: the plan for the input shapes, then its fast path."""
-        n = len(self.kernel.inputs)
-        names = ", ".join(f"x{k}" for k in range(n))
-        key = "(" + "".join(f"x{k}.shape, " for k in range(n)) + ")"
+        inputs = ", ".join(f"x{k}" for k in range(len(self.kernel.inputs)))
+        sinks = ", ".join(f"s{j}" for j in range(len(self.kernel.roots)))
+        key = "(" + "".join(f"x{k}.shape, " for k in range(len(self.kernel.inputs))) + ")"
         source = (
-            f"def entry(sink, {names}):\n"
+            f"def entry({sinks}, {inputs}):\n"
             f"    try:\n"
             f"        plan = plans.get({key})\n"
             f"        if plan is not None and plan.call is not None:\n"
             f"            plan.used = tick()\n"
-            f"            return plan.call(sink, {names})\n"
-            f"        return runner(sink, {names})\n"
+            f"            return plan.call({sinks}, {inputs})\n"
+            f"        return runner(({sinks},), ({inputs},))\n"
             f"    except GraphcError:\n"
             f"        raise\n"
             f"    except Exception as err:\n"
-            f"        raise runner.explain(err, ({names},)) from err\n"
+            f"        raise runner.explain(err, ({inputs},)) from err\n"
         )
         ns = {"plans": self.plans, "runner": self, "tick": _clock.__next__, "GraphcError": GraphcError}
         exec(compile(source, "<graphc kernel entry>", "exec"), ns)
@@ -302,28 +251,25 @@ class KernelRunner:
         """The error to raise for a failed kernel call: the member op that fails the same way
         on the reference interpreter (naming it and the user's line), else the kernel's ops and
         the line that built its result."""
-        values = {id(x): a for x, a in zip(self.kernel.inputs, arrays)}
         try:
             with np.errstate(all="ignore"):
-                for member in self.kernel.members:
-                    values[id(member)] = run_node(member, values)
-        except Exception as reference_err:  # run_node's errors name the member and its line
+                node_values(self.kernel.node.attrs["body"], arrays)
+        except Exception as reference_err:  # the interpreter's errors name the member and its line
             return reference_err
         return self.located(err)
 
     def located(self, err):
-        return located(err, self.kernel.root, f" in the fused kernel {' -> '.join(self.kernel.ops())}")
+        return located(err, self.kernel.root, f" in the fused kernel {self.kernel.description}")
 
     def warm(self, example_arrays):
         """Compile (or load from the disk cache) the variant these example inputs need."""
         plan = self.plan(example_arrays)
-        if plan.empty:
+        layout = plan.layout
+        if layout.empty:
             return
         args = plan.arguments(example_arrays)
-        out = np.empty(plan.out_loop_shape, self.dtype)
-        import numba
-
-        sig = tuple(numba.typeof(a) for a in [plan.loop_shape] + args + [out])
+        outs = [np.empty(layout.out_loop_shape, r.dtype) for r in self.kernel.roots]
+        sig = tuple(numba.typeof(a) for a in [layout.loop_shape] + args + outs)
         fn = plan.fn
         in_process = sig in fn.overloads
         loaded_before = sum(fn.stats.cache_hits.values())
@@ -336,10 +282,8 @@ class KernelRunner:
             why = "loaded from the on-disk cache"
         elif entry_was_damaged(fn, sig):
             why = "damaged cache entry"
-        elif self.source_on_disk[plan.variant.key()]:
+        elif self.source_on_disk[layout.variant.key()]:
             why = f"kernel source was cached, but not compiled for these types ({types})"
         else:
             why = f"new kernel (first compile of this loop nest for {types})"
-        self.stats.cache.append(
-            {"kernel": " -> ".join(self.kernel.ops()), "hit": in_process or from_disk, "why": why}
-        )
+        self.stats.cache.append({"kernel": self.kernel.description, "hit": in_process or from_disk, "why": why})

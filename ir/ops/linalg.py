@@ -12,6 +12,7 @@ from . import shape as shp
 @register
 class MATMUL(Op):
     name, broadcasts, backward_name = "matmul", True, "Mm"
+    accepts_out = True
 
     def infer(self, inputs, attrs):
         x, y = inputs

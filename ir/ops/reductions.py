@@ -18,6 +18,15 @@ def _restore_axes(g, axes, keepdims):
 
 class Reduction(Op):
     reducer = None  # np.sum, np.mean, ...
+    # What a loop needs to compute the reduction in pieces (fused kernels, threads that each fold
+    # part of the rows): `combine` (Op) folds two partial results, `identity` is the value a
+    # partial result starts from, and `divides_by_count` says the folded total is then divided
+    # by the count of folded elements. logsumexp has no combine: it is not folded elementwise.
+    divides_by_count = False
+
+    def identity(self, dtype):
+        """The starting value of a partial result of this reduction in `dtype`."""
+        raise NotImplementedError(f"{self.name} has no identity")
 
     def normalize(self, inputs, attrs):
         axes = normalize_axis(attrs.get("axis"), inputs[0].ndim, self.name)
@@ -47,6 +56,10 @@ def _reduction_fn(op):
 @register
 class SUM(Reduction):
     name, reducer, linear = "sum", staticmethod(np.sum), True
+    combine = ew.ADD
+
+    def identity(self, dtype):
+        return 0
 
     def vjp(self, g, out, x, *, axis, keepdims):
         return (shp.broadcast_like(_restore_axes(g, axis, keepdims), x),)
@@ -55,6 +68,10 @@ class SUM(Reduction):
 @register
 class MEAN(Reduction):
     name, reducer, linear = "mean", staticmethod(np.mean), True
+    combine, divides_by_count = ew.ADD, True
+
+    def identity(self, dtype):
+        return 0
 
     def vjp(self, g, out, x, *, axis, keepdims):
         spread = shp.broadcast_like(_restore_axes(g, axis, keepdims), x)
@@ -81,11 +98,19 @@ class _Extreme(Reduction):
 @register
 class MAX(_Extreme):
     name, reducer, backward_name = "max", staticmethod(np.max), "Amax"
+    combine = ew.MAXIMUM
+
+    def identity(self, dtype):
+        return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
 
 
 @register
 class MIN(_Extreme):
     name, reducer, backward_name = "min", staticmethod(np.min), "Amin"
+    combine = ew.MINIMUM
+
+    def identity(self, dtype):
+        return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
 
 
 @register

@@ -114,6 +114,7 @@ class BROADCAST_LIKE(Op):
     """Broadcast x to the run-time shape of `ref`."""
 
     name, linear, backward_name = "broadcast_like", True, "Expand"
+    fuses_as_broadcast = True
     nondiff_inputs = shape_inputs = (1,)
     scalar = "{0}"  # in a loop over ref's shape, the value is x read with broadcasting
 

@@ -39,6 +39,22 @@ class VARIABLE(_Leaf):
         raise RuntimeError("variables are read from their state, not computed")
 
 
+@register
+class PARAMETER(_Leaf):
+    """A leaf of a body graph: the body's input at position `index`. A body is closed: every
+    outer value it reads comes in through a parameter."""
+
+    name, created_by_passes = "parameter", True
+
+    def impl(self, **attrs):
+        raise RuntimeError("parameters are bound to the values a body is run with, not computed")
+
+
+def parameter(like, index):
+    """The body parameter standing for the outer value `like` (same shape, dtype, site)."""
+    return Node(PARAMETER, (), {"index": index}, like.shape, like.dtype, site=like.site)
+
+
 _placeholder_count = [0]
 
 
