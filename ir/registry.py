@@ -80,8 +80,14 @@ class Op:
 
         return apply(self, *inputs, **attrs)
 
-    # scalar expression for fusion: a format string over input names, e.g. "({0} * {1})"
+    # scalar expression for fusion: a format string over input names, e.g. "({0} * {1})". The
+    # functions it calls have backend-neutral names ("tanh({0})"): each backend maps those names
+    # to its own implementations ({zero} and {cast} stand for the node dtype's 0 and constructor).
     scalar = None
+    # Integer results wrap modulo 2**bits on overflow, as NumPy's do (add, mul, ...). A backend
+    # whose signed arithmetic treats overflow as undefined (numba's LLVM does) must compute these
+    # ops on unsigned bits.
+    integer_overflow_wraps = False
 
     def dim_links(self, node):
         """Which run-time sizes this op ties together, for checking feeds before a call.

@@ -2,8 +2,8 @@
 
 Every op declares its partial derivatives once (`partials`), which give both its VJP and its JVP;
 a unary op may declare just `deriv` (multiplied in) or `divisor` (divided by). `scalar` is the
-expression the fusion pass inlines into a loop body; the names it uses (vm_exp, ...) are
-provided by the numba backend's math library.
+expression the fusion pass inlines into a loop body; the functions it calls (exp, maximum, ...)
+are named neutrally, and each backend maps those names to its own implementations.
 """
 from functools import partial
 
@@ -95,6 +95,7 @@ class Unary(Elementwise):
 @register
 class NEG(Unary):
     name, ufunc, scalar, linear = "neg", np.negative, "(-{0})", True
+    integer_overflow_wraps = True
 
     def partials(self, out, x):
         return (neg,)
@@ -102,7 +103,7 @@ class NEG(Unary):
 
 @register
 class EXP(Unary):
-    name, ufunc, scalar = "exp", np.exp, "vm_exp({0})"
+    name, ufunc, scalar = "exp", np.exp, "exp({0})"
 
     def deriv(self, x, out):
         return out
@@ -110,7 +111,7 @@ class EXP(Unary):
 
 @register
 class LOG(Unary):
-    name, ufunc, scalar = "log", np.log, "vm_log({0})"
+    name, ufunc, scalar = "log", np.log, "log({0})"
 
     def divisor(self, x, out):
         return x
@@ -118,7 +119,7 @@ class LOG(Unary):
 
 @register
 class LOG1P(Unary):
-    name, ufunc, scalar = "log1p", np.log1p, "vm_log1p({0})"
+    name, ufunc, scalar = "log1p", np.log1p, "log1p({0})"
 
     def divisor(self, x, out):
         return add(x, 1)
@@ -126,7 +127,7 @@ class LOG1P(Unary):
 
 @register
 class EXPM1(Unary):
-    name, ufunc, scalar = "expm1", np.expm1, "vm_expm1({0})"
+    name, ufunc, scalar = "expm1", np.expm1, "expm1({0})"
 
     def deriv(self, x, out):
         return add(out, 1)
@@ -134,7 +135,7 @@ class EXPM1(Unary):
 
 @register
 class SQRT(Unary):
-    name, ufunc, scalar = "sqrt", np.sqrt, "vm_sqrt({0})"
+    name, ufunc, scalar = "sqrt", np.sqrt, "sqrt({0})"
 
     def divisor(self, x, out):
         return mul(out, 2)
@@ -143,6 +144,7 @@ class SQRT(Unary):
 @register
 class SQUARE(Unary):
     name, ufunc, scalar = "square", np.square, "({0} * {0})"
+    integer_overflow_wraps = True
 
     def deriv(self, x, out):
         return mul(x, 2)
@@ -158,7 +160,7 @@ class ABS(Unary):
 
 @register
 class SIGN(Unary):
-    name, ufunc, scalar = "sign", np.sign, "vm_sign({0})"
+    name, ufunc, scalar = "sign", np.sign, "sign({0})"
 
     # sign is flat wherever it is differentiable: a zero gradient, as in PyTorch.
     def partials(self, out, x):
@@ -167,7 +169,7 @@ class SIGN(Unary):
 
 @register
 class SIN(Unary):
-    name, ufunc, scalar = "sin", np.sin, "vm_sin({0})"
+    name, ufunc, scalar = "sin", np.sin, "sin({0})"
 
     def deriv(self, x, out):
         return cos(x)
@@ -175,7 +177,7 @@ class SIN(Unary):
 
 @register
 class COS(Unary):
-    name, ufunc, scalar = "cos", np.cos, "vm_cos({0})"
+    name, ufunc, scalar = "cos", np.cos, "cos({0})"
 
     def deriv(self, x, out):
         return neg(sin(x))
@@ -183,7 +185,7 @@ class COS(Unary):
 
 @register
 class TANH(Unary):
-    name, ufunc, scalar = "tanh", np.tanh, "vm_tanh({0})"
+    name, ufunc, scalar = "tanh", np.tanh, "tanh({0})"
 
     def deriv(self, x, out):
         return sub(1, square(out))
@@ -191,7 +193,7 @@ class TANH(Unary):
 
 @register
 class SIGMOID(Unary):
-    name, ufunc, scalar = "sigmoid", np.exp, "vm_sigmoid({0})"
+    name, ufunc, scalar = "sigmoid", np.exp, "sigmoid({0})"
 
     def impl(self, x):
         # exp(-|x|) never overflows; the two branches give full relative accuracy on each side.
@@ -205,7 +207,7 @@ class SIGMOID(Unary):
 
 @register
 class RELU(Unary):
-    name, ufunc, scalar = "relu", np.maximum, "vm_relu({0}, {zero})"
+    name, scalar = "relu", "relu({0}, {zero})"
 
     def infer(self, inputs, attrs):
         (x,) = inputs
@@ -260,6 +262,7 @@ def _plus(a, b):
 @register
 class ADD(Elementwise):
     name, ufunc, scalar, linear = "add", np.add, "({0} + {1})", True
+    integer_overflow_wraps = True
 
     def partials(self, out, x, y):
         return (_same, _same)
@@ -268,6 +271,7 @@ class ADD(Elementwise):
 @register
 class SUB(Elementwise):
     name, ufunc, scalar, linear = "sub", np.subtract, "({0} - {1})", True
+    integer_overflow_wraps = True
 
     def partials(self, out, x, y):
         return (_same, neg)
@@ -276,6 +280,7 @@ class SUB(Elementwise):
 @register
 class MUL(Elementwise):
     name, ufunc, scalar = "mul", np.multiply, "({0} * {1})"
+    integer_overflow_wraps = True
 
     def partials(self, out, x, y):
         return (lambda t: mul(t, y), lambda t: mul(t, x))
@@ -294,7 +299,8 @@ NEGATIVE_INT_POWER = "Integers to negative integer powers are not allowed."  # N
 
 @register
 class POW(Elementwise):
-    name, ufunc, scalar = "pow", np.power, "vm_pow({0}, {1})"
+    name, ufunc, scalar = "pow", np.power, "pow({0}, {1})"
+    integer_overflow_wraps = True
 
     def infer(self, inputs, attrs):
         shape, dtype = super().infer(inputs, attrs)
@@ -340,13 +346,13 @@ class _Extremum(Elementwise):
 
 @register
 class MAXIMUM(_Extremum):
-    name, ufunc, scalar = "maximum", np.maximum, "vm_maximum({0}, {1})"
+    name, ufunc, scalar = "maximum", np.maximum, "maximum({0}, {1})"
     wins = staticmethod(lambda x, y: greater(x, y))
 
 
 @register
 class MINIMUM(_Extremum):
-    name, ufunc, scalar = "minimum", np.minimum, "vm_minimum({0}, {1})"
+    name, ufunc, scalar = "minimum", np.minimum, "minimum({0}, {1})"
     wins = staticmethod(lambda x, y: less(x, y))
 
 
@@ -437,7 +443,7 @@ def where(cond, x, y):
 class CLIP(Elementwise):
     """clip(x, lo, hi) = min(max(x, lo), hi). The gradient passes where lo <= x <= hi."""
 
-    name, ufunc, scalar, backward_name = "clip", np.clip, "vm_clip({0}, {1}, {2})", "Clamp"
+    name, scalar, backward_name = "clip", "clip({0}, {1}, {2})", "Clamp"
 
     def infer(self, inputs, attrs):
         shape = broadcast_shapes(*(x.shape for x in inputs), op=self.name)
