@@ -35,8 +35,8 @@ class SOFTMAX(_AlongAxis):
         return (ew.mul(out, ew.sub(g, red.sum(ew.mul(g, out), axis, True))),)
 
     def jvp(self, tangents, out, x, *, axis):
-        (t,) = tangents
-        return ew.mul(out, ew.sub(t, red.sum(ew.mul(t, out), axis, True)))
+        # The Jacobian diag(s) - s s^T is symmetric: the VJP applied to the tangent is the JVP.
+        return self.vjp(tangents[0], out, x, axis=axis)[0]
 
 
 @register
