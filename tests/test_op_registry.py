@@ -6,6 +6,7 @@ import pytest
 
 import graphc as gc
 from graphc.ir import OPS, Op
+from graphc.ir.ops.elementwise import Elementwise
 from op_domains import ALL_CASES, DOMAINS, GRAD_CASES, SECOND_ORDER_CASES, case_ids, ops_in
 
 LEAVES = {"placeholder", "constant", "variable"}
@@ -96,3 +97,16 @@ def test_nondifferentiable_ops_are_flagged():
     assert OPS["cast"].blocks_gradient({"dtype": np.dtype("int32")})
     assert OPS["cast"].blocks_gradient({"dtype": np.dtype(bool)})
     assert not OPS["cast"].blocks_gradient({"dtype": np.dtype("float32")})
+
+
+def test_elementwise_ops_derive_vjp_and_jvp_from_their_partials():
+    # One declaration per op (Elementwise.partials); `where` alone keeps a JVP of one select.
+    own = {
+        name: [rule for rule in ("vjp", "jvp") if getattr(type(op), rule) is not getattr(Elementwise, rule)]
+        for name, op in OPS.items() if isinstance(op, Elementwise)
+    }
+    assert {name: rules for name, rules in own.items() if rules} == {"where": ["jvp"]}
+    x, y = np.array([2.0, -0.0]), np.array([3.0, 5.0])
+    t = np.array([1.0, 10.0])
+    mul_vjp = [grad() for grad in OPS["mul"].vjp(t, x * y, x, y)]
+    assert [g.tolist() for g in mul_vjp] == [[3.0, 50.0], [2.0, -0.0]]

@@ -14,6 +14,7 @@ from ..registry import Op, register
 from ..source import user_site
 from ..types import broadcast_shapes, ufunc_result_dtype
 from . import shape as shp
+from .sources import CONSTANT
 
 
 def broadcast_links(shapes, rank):
@@ -51,8 +52,9 @@ class Elementwise(Op):
 
     def vjp(self, g, out, *inputs):
         # Thunks: the central caller evaluates only the gradients that are needed, so eager
-        # backward does not compute, say, log(x) for a constant exponent.
-        return tuple(None if p is None else partial(p, g) for p in self.partials(out, *inputs))
+        # backward does not compute, say, log(x) for a constant exponent. The identity costs
+        # nothing to apply, and eager backward calls this once per op: it gets no thunk.
+        return tuple([g if p is _same else None if p is None else partial(p, g) for p in self.partials(out, *inputs)])
 
     def jvp(self, tangents, out, *inputs):
         total = None
@@ -241,7 +243,7 @@ def _known_value(v):
     """The value of a constant (a graph constant, or an eager rule's plain array), else None."""
     if isinstance(v, (np.ndarray, np.generic, int, float)):
         return np.asarray(v)
-    if getattr(getattr(v, "op", None), "name", None) == "constant":
+    if getattr(v, "op", None) is CONSTANT:
         return v.attrs["value"]
     return None
 
