@@ -10,6 +10,8 @@ from graphc.ir.ops.elementwise import Elementwise
 from op_domains import ALL_CASES, DOMAINS, GRAD_CASES, SECOND_ORDER_CASES, case_ids, ops_in
 
 LEAVES = {"placeholder", "constant", "variable"}
+# Ops no derivative passes through (not differentiable, or only non-gradient inputs), by arity.
+NO_DERIVATIVE = {"argmax": 1, "axis_size": 1, "zeros_like": 1, "one_hot_like": 2, "stop_gradient": 1}
 
 
 def test_every_op_has_a_test_domain():
@@ -85,7 +87,13 @@ def test_op_declares_everything(name):
     cls = type(op)
     assert cls.infer is not Op.infer, f"{name} has no shape/dtype inference"
     assert cls.impl is not Op.impl or name == "placeholder", f"{name} has no reference implementation"
-    assert cls.vjp is not Op.vjp, f"{name} has no VJP rule (non-differentiable ops return None gradients)"
+    if name in NO_DERIVATIVE:  # Op's own rules give None gradients
+        arity = NO_DERIVATIVE[name]
+        assert not op.has_derivative(arity)
+        assert op.vjp(None, None, *[None] * arity) == (None,) * arity
+        assert op.jvp([None] * arity, None, *[None] * arity) is None
+        return
+    assert cls.vjp is not Op.vjp, f"{name} has no VJP rule"
     assert cls.jvp is not Op.jvp or op.linear, f"{name} has no JVP rule and is not linear"
     if op.elementwise:
         assert op.scalar, f"elementwise op {name} has no scalar expression for fusion"
