@@ -1,9 +1,10 @@
 """Broadcasting elementwise ops.
 
-Every op declares its partial derivatives once (`partials`), which give both its VJP and its JVP;
-a unary op may declare just `deriv` (multiplied in) or `divisor` (divided by). `scalar` is the
-expression the fusion pass inlines into a loop body; the functions it calls (exp, maximum, ...)
-are named neutrally, and each backend maps those names to its own implementations.
+Each op (subclasses of Elementwise) declares its partial derivatives once (`partials`), which give
+both its VJP and its JVP; a unary op may declare just `deriv` (multiplied in) or `divisor`
+(divided by). `scalar` is the expression the fusion pass inlines into a loop body; the functions
+it calls (exp, maximum, ...) are named neutrally, and each backend maps those names to its own
+implementations (numba: backends/numba_backend/kernel_functions.py).
 """
 from functools import partial
 
@@ -54,7 +55,8 @@ class Elementwise(Op):
         # Thunks: the central caller evaluates only the gradients that are needed, so eager
         # backward does not compute, say, log(x) for a constant exponent. The identity costs
         # nothing to apply, and eager backward calls this once per op: it gets no thunk.
-        return tuple([g if p is _same else None if p is None else partial(p, g) for p in self.partials(out, *inputs)])
+        partials = self.partials(out, *inputs)
+        return tuple([g if p is _same else None if p is None else partial(p, g) for p in partials])
 
     def jvp(self, tangents, out, *inputs):
         total = None
@@ -249,6 +251,7 @@ def _known_value(v):
 
 
 def _same(t):
+    """The partial derivative 1: the tangent passes unchanged."""
     return t
 
 
