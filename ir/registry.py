@@ -3,7 +3,9 @@
 An op declares its attributes' normalization, shape/dtype inference, NumPy reference
 implementation, VJP and JVP rules (written with other ops, so they serve graph autodiff, eager
 backward and higher-order gradients alike), and, for elementwise ops, a scalar expression that
-the fusion pass inlines into loops.
+the fusion pass inlines into loops. Derivative rules are declared once: an elementwise op gives
+its partial derivatives (both rules follow), a linear op only its VJP, and an op no derivative
+passes through (`has_derivative`) none.
 """
 import numpy as np
 
@@ -79,10 +81,14 @@ class Op:
 
     def vjp(self, g, out, *inputs, **attrs):
         """Cotangents of the inputs (None where there is none), built from ops."""
+        if not self.has_derivative(len(inputs)):
+            return (None,) * len(inputs)
         raise NotImplementedError(f"op {self.name} has no gradient rule")
 
     def jvp(self, tangents, out, *inputs, **attrs):
         """Tangent of the output given input tangents (None for a zero tangent)."""
+        if not self.has_derivative(len(inputs)):
+            return None
         if self.linear:
             from .ops.shape import zeros_like
 
@@ -100,8 +106,14 @@ class Op:
 
         return apply(self, *inputs, **attrs)
 
-    # scalar expression for fusion: a format string over input names, e.g. "({0} * {1})"
+    # scalar expression for fusion: a format string over input names, e.g. "({0} * {1})". The
+    # functions it calls have backend-neutral names ("tanh({0})"): each backend maps those names
+    # to its own implementations ({zero} and {cast} stand for the node dtype's 0 and constructor).
     scalar = None
+    # Integer results wrap modulo 2**bits on overflow, as NumPy's do (add, mul, ...). A backend
+    # whose signed arithmetic treats overflow as undefined (numba's LLVM does) must compute these
+    # ops on unsigned bits.
+    integer_overflow_wraps = False
 
     def dim_links(self, node):
         """Which run-time sizes this op ties together, for checking feeds before a call.
@@ -136,6 +148,12 @@ class Op:
 
     def blocks_gradient(self, attrs):
         return not self.differentiable
+
+    def has_derivative(self, arity):
+        """Whether a derivative can pass through the op at all. None passes one that is not
+        differentiable (argmax) or whose every input is a non-gradient input (stop_gradient,
+        zeros_like): such an op needs no gradient rules of its own."""
+        return self.differentiable and not all(self.is_nondiff_input(i) for i in range(arity))
 
     def unbroadcast_needed(self, index, inputs):
         """Could input `index`'s gradient (shaped like the output) be larger than the input?"""

@@ -6,9 +6,12 @@ import pytest
 
 import graphc as gc
 from graphc.ir import OPS, Op
+from graphc.ir.ops.elementwise import Elementwise
 from op_domains import ALL_CASES, DOMAINS, GRAD_CASES, SECOND_ORDER_CASES, case_ids, ops_in
 
 LEAVES = {"placeholder", "constant", "variable", "parameter"}
+# Ops no derivative passes through (not differentiable, or only non-gradient inputs), by arity.
+NO_DERIVATIVE = {"argmax": 1, "axis_size": 1, "zeros_like": 1, "one_hot_like": 2, "stop_gradient": 1}
 # Ops no user builds (fused kernels, body parameters, tuple projections) are exercised through
 # the passes that make them: tests/test_subgraphs.py and the fusion tests.
 BY_PASSES = {name for name, op in OPS.items() if op.created_by_passes}
@@ -93,7 +96,13 @@ def test_op_declares_everything(name):
     assert cls.impl is not Op.impl or name == "placeholder", f"{name} has no reference implementation"
     if name == "fused":
         return  # made after autodiff, from ops that have rules; its body is what is differentiated
-    assert cls.vjp is not Op.vjp, f"{name} has no VJP rule (non-differentiable ops return None gradients)"
+    if name in NO_DERIVATIVE:  # Op's own rules give None gradients
+        arity = NO_DERIVATIVE[name]
+        assert not op.has_derivative(arity)
+        assert op.vjp(None, None, *[None] * arity) == (None,) * arity
+        assert op.jvp([None] * arity, None, *[None] * arity) is None
+        return
+    assert cls.vjp is not Op.vjp, f"{name} has no VJP rule"
     assert cls.jvp is not Op.jvp or op.linear, f"{name} has no JVP rule and is not linear"
     if op.elementwise:
         assert op.scalar, f"elementwise op {name} has no scalar expression for fusion"
@@ -105,3 +114,16 @@ def test_nondifferentiable_ops_are_flagged():
     assert OPS["cast"].blocks_gradient({"dtype": np.dtype("int32")})
     assert OPS["cast"].blocks_gradient({"dtype": np.dtype(bool)})
     assert not OPS["cast"].blocks_gradient({"dtype": np.dtype("float32")})
+
+
+def test_elementwise_ops_derive_vjp_and_jvp_from_their_partials():
+    # One declaration per op (Elementwise.partials); `where` alone keeps a JVP of one select.
+    own = {
+        name: [rule for rule in ("vjp", "jvp") if getattr(type(op), rule) is not getattr(Elementwise, rule)]
+        for name, op in OPS.items() if isinstance(op, Elementwise)
+    }
+    assert {name: rules for name, rules in own.items() if rules} == {"where": ["jvp"]}
+    x, y = np.array([2.0, -0.0]), np.array([3.0, 5.0])
+    t = np.array([1.0, 10.0])
+    mul_vjp = [grad() for grad in OPS["mul"].vjp(t, x * y, x, y)]
+    assert [g.tolist() for g in mul_vjp] == [[3.0, 50.0], [2.0, -0.0]]

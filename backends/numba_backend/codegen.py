@@ -19,8 +19,9 @@ GROUP rows into float64 partial sums, a chunk of columns at a time.
 """
 import numpy as np
 
-from graphc.ir.ops.elementwise import ADD, NEGATIVE_INT_POWER
+from graphc.ir.ops.elementwise import ADD, NEGATIVE_INT_POWER, POW
 
+from .kernel_functions import WIDENING, functions_called
 
 # Values summed pairwise inside one block (NumPy's pairwise summation also bottoms out at 128).
 BLOCK = 128
@@ -40,18 +41,18 @@ def numpy_type_name(dtype):
 
 def _pow_template(node, exponent_broadcasts):
     if node.dtype.kind in "iu":
-        return "({0} ** {1})"  # vm_pow is the floating-point power
+        return "({0} ** {1})"  # pow() is the floating-point power
     if exponent_broadcasts:
         # NumPy's power loop takes x ** 0.5 as sqrt(x) when the exponent's stride is 0, which
         # differs from pow at -inf (nan, not inf) and -0.0 (kept, not +0.0).
-        return "(vm_sqrt({cast}({0})) if {1} == 0.5 else vm_pow({0}, {1}))"
+        return "(sqrt({cast}({0})) if {1} == 0.5 else pow({0}, {1}))"
     return node.op.scalar
 
 
 def scalar_expression(node, args, exponent_broadcasts=False):
     """The op's scalar template filled in with argument variable names."""
     template = node.op.scalar
-    if node.op.name == "pow":
+    if node.op is POW:
         template = _pow_template(node, exponent_broadcasts)
     return fill_template(template, args, node.dtype)
 
@@ -67,25 +68,17 @@ def _combine(kernel, acc, val):
     return fill_template(kernel.root.op.combine.scalar, [acc, val], kernel.root.dtype)
 
 
-# Ops whose scalar code may come out wider than the node's dtype even when every input already
-# has that dtype (numba unifies the branches of vm_sign's select to float64).
-_WIDENING = ("sign",)
-
-
 def _widened_by_numba(dtype):
     """numba computes bool and integer arithmetic below 64 bits in (u)int64 (uint8 - uint8 is a
     uint64): such a result must be cast back to wrap as NumPy's does."""
     return dtype.kind in "biu" and dtype.itemsize < 8
 
 
-# numba marks signed integer arithmetic `nsw` (overflow is undefined behaviour), and LLVM then
-# folds, e.g., (x - y) > 0 into x > y; NumPy wraps. These ops run on their operands' bits as
-# uint64, which wraps modulo 2**64, and are cast back to the node's dtype.
-_WRAPPING_OPS = ("add", "sub", "mul", "neg", "square", "pow")
-
-
 def _wraps_via_uint64(node):
-    return node.dtype.kind == "i" and node.op.name in _WRAPPING_OPS
+    """numba marks signed integer arithmetic `nsw` (overflow is undefined behaviour), and LLVM then
+    folds, e.g., (x - y) > 0 into x > y; NumPy wraps. Ops whose integer results wrap run on their
+    operands' bits as uint64, which wraps modulo 2**64, and are cast back to the node's dtype."""
+    return node.dtype.kind == "i" and node.op.integer_overflow_wraps
 
 
 def needs_cast(node):
@@ -95,7 +88,7 @@ def needs_cast(node):
     spend a large part of its compile time on no-op conversions.
     """
     return (
-        node.op.name in _WIDENING
+        not WIDENING.isdisjoint(functions_called(node.op.scalar))
         or _widened_by_numba(node.dtype)
         or _wraps_via_uint64(node)
         or any(x.dtype != node.dtype for x in node.inputs)
@@ -104,7 +97,7 @@ def needs_cast(node):
 
 def _guard_lines(node, args):
     """Checks NumPy makes before computing the node, as statements preceding its value."""
-    if node.op.name == "pow" and node.dtype.kind in "iu" and node.inputs[1].dtype.kind == "i":
+    if node.op is POW and node.dtype.kind in "iu" and node.inputs[1].dtype.kind == "i":
         message = f"{NEGATIVE_INT_POWER} (while computing pow built at {node.site})"
         return [f"if {args[1]} < 0:", f"    raise ValueError({message!r})"]
     return []
@@ -139,7 +132,7 @@ def kernel_body(kernel, variant, indent):
         args = [names[id(x)] for x in node.inputs]
         lines += _guard_lines(node, args)
         operands = [f"np.uint64({a})" for a in args] if _wraps_via_uint64(node) else args
-        expr = scalar_expression(node, operands, node.op.name == "pow" and _exponent_broadcasts(node, uniform))
+        expr = scalar_expression(node, operands, node.op is POW and _exponent_broadcasts(node, uniform))
         if needs_cast(node):
             expr = f"{numpy_type_name(node.dtype)}({expr})"
         lines.append(f"t{j} = {expr}")
@@ -241,14 +234,14 @@ def _summation_nest(kernel, variant):
     wide = kernel.root.dtype != np.float64 and any(variant.reduced[:-1])
     sums = "wide" if wide else "out"
     pad = "    " * rank
-    lines = ["    wide = vm_widen(out)"] if wide else []
-    lines += [f"    block = vm_float64_buffer({BLOCK})", f"    levels = vm_float64_buffer({LEVELS})"]
+    lines = ["    wide = widen(out)"] if wide else []
+    lines += [f"    block = float64_buffer({BLOCK})", f"    levels = float64_buffer({LEVELS})"]
     lines += _loops(rank - 1)
     lines.append(f"{pad}total = np.float64({sums}[{out_index}])")
     lines += _row_sum(kernel, variant, pad)
     lines.append(f"{pad}{sums}[{out_index}] = total")
     if wide:
-        lines.append("    vm_narrow_into(out, wide)")
+        lines.append("    narrow_into(out, wide)")
     return lines
 
 
@@ -261,7 +254,7 @@ def _columns_sum(kernel, variant):
     folded = [d for d in range(last) if variant.reduced[d]]
     out_index = _index(variant, variant.rank)
     acc, part = f"acc[i{last} - start]", f"part[i{last} - start]"
-    lines = [f"    acc = vm_float64_buffer({CHUNK})", f"    part = vm_float32_buffer({CHUNK})"]
+    lines = [f"    acc = float64_buffer({CHUNK})", f"    part = float32_buffer({CHUNK})"]
     lines += [f"{'    ' * (depth + 1)}for i{d} in range(n{d}):" for depth, d in enumerate(kept)]
     pad = "    " * (len(kept) + 1)
     columns = f"for i{last} in range(start, stop):"
@@ -282,7 +275,7 @@ def _columns_sum(kernel, variant):
         f"{inner}rows += 1",
         f"{inner}if rows == {GROUP}:",
         f"{inner}    rows = 0",
-        f"{inner}    vm_flush_group(acc, part, stop - start)",
+        f"{inner}    flush_group(acc, part, stop - start)",
         f"{pad}    {columns}",
         f"{pad}        out[{out_index}] = {acc} + {part}",
     ]
@@ -322,7 +315,7 @@ def _blocked_row_sum(kernel, variant):
     lines += kernel_body(kernel, variant, 8)
     lines += [
         f"        block[i{last} - start] = val",
-        "    filled = vm_add_block(levels, filled, block, stop - start)",
-        "total = vm_cascade_total(levels, filled, total)",
+        "    filled = add_block(levels, filled, block, stop - start)",
+        "total = cascade_total(levels, filled, total)",
     ]
     return lines

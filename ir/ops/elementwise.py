@@ -1,9 +1,13 @@
 """Broadcasting elementwise ops.
 
-A unary op declares its derivative once (`deriv`), which gives both its VJP (g * deriv) and its
-JVP (t * deriv). `scalar` is the expression the fusion pass inlines into a loop body; the names
-it uses (vm_exp, ...) are provided by the numba backend's math library.
+Each op (subclasses of Elementwise) declares its partial derivatives once (`partials`), which give
+both its VJP and its JVP; a unary op may declare just `deriv` (multiplied in) or `divisor`
+(divided by). `scalar` is the expression the fusion pass inlines into a loop body; the functions
+it calls (exp, maximum, ...) are named neutrally, and each backend maps those names to its own
+implementations (numba: backends/numba_backend/kernel_functions.py).
 """
+from functools import partial
+
 import numpy as np
 
 from ..dispatch import apply
@@ -11,6 +15,7 @@ from ..registry import Op, register
 from ..source import user_site
 from ..types import broadcast_shapes, ufunc_result_dtype
 from . import shape as shp
+from .sources import CONSTANT
 
 
 def broadcast_links(shapes, rank):
@@ -39,6 +44,27 @@ class Elementwise(Op):
     def impl(self, *args):
         return self.ufunc(*args)
 
+    def partials(self, out, *inputs):
+        """Per input, its partial derivative as a map t -> t * d out / d input (None where the input
+        passes no derivative). An elementwise op's Jacobian is diagonal, so the same map takes a
+        cotangent back (VJP) and a tangent forward (JVP): one declaration gives both, as JAX's
+        defjvp2 does."""
+        raise NotImplementedError(f"op {self.name} declares no partial derivatives")
+
+    def vjp(self, g, out, *inputs):
+        # Thunks: the central caller evaluates only the gradients that are needed, so eager
+        # backward does not compute, say, log(x) for a constant exponent. The identity costs
+        # nothing to apply, and eager backward calls this once per op: it gets no thunk.
+        partials = self.partials(out, *inputs)
+        return tuple([g if p is _same else None if p is None else partial(p, g) for p in partials])
+
+    def jvp(self, tangents, out, *inputs):
+        total = None
+        for t, p in zip(tangents, self.partials(out, *inputs)):
+            if t is not None and p is not None:
+                total = _plus(total, p(t))
+        return total
+
     def dim_links(self, node):
         return broadcast_links([x.shape for x in node.inputs], node.ndim)
 
@@ -64,32 +90,24 @@ class Unary(Elementwise):
 
     divisor = None
 
-    def _chain(self, t, x, out):
+    def partials(self, out, x):
         if self.divisor is not None:
-            return div(t, self.divisor(x, out))
-        return mul(t, self.deriv(x, out))
-
-    def vjp(self, g, out, x):
-        return (self._chain(g, x, out),)
-
-    def jvp(self, tangents, out, x):
-        return self._chain(tangents[0], x, out)
+            return (lambda t: div(t, self.divisor(x, out)),)
+        return (lambda t: mul(t, self.deriv(x, out)),)
 
 
 @register
 class NEG(Unary):
     name, ufunc, scalar, linear = "neg", np.negative, "(-{0})", True
+    integer_overflow_wraps = True
 
-    def vjp(self, g, out, x):
-        return (neg(g),)
-
-    def jvp(self, tangents, out, x):
-        return neg(tangents[0])
+    def partials(self, out, x):
+        return (neg,)
 
 
 @register
 class EXP(Unary):
-    name, ufunc, scalar = "exp", np.exp, "vm_exp({0})"
+    name, ufunc, scalar = "exp", np.exp, "exp({0})"
 
     def deriv(self, x, out):
         return out
@@ -97,7 +115,7 @@ class EXP(Unary):
 
 @register
 class LOG(Unary):
-    name, ufunc, scalar = "log", np.log, "vm_log({0})"
+    name, ufunc, scalar = "log", np.log, "log({0})"
 
     def divisor(self, x, out):
         return x
@@ -105,7 +123,7 @@ class LOG(Unary):
 
 @register
 class LOG1P(Unary):
-    name, ufunc, scalar = "log1p", np.log1p, "vm_log1p({0})"
+    name, ufunc, scalar = "log1p", np.log1p, "log1p({0})"
 
     def divisor(self, x, out):
         return add(x, 1)
@@ -113,7 +131,7 @@ class LOG1P(Unary):
 
 @register
 class EXPM1(Unary):
-    name, ufunc, scalar = "expm1", np.expm1, "vm_expm1({0})"
+    name, ufunc, scalar = "expm1", np.expm1, "expm1({0})"
 
     def deriv(self, x, out):
         return add(out, 1)
@@ -121,7 +139,7 @@ class EXPM1(Unary):
 
 @register
 class SQRT(Unary):
-    name, ufunc, scalar = "sqrt", np.sqrt, "vm_sqrt({0})"
+    name, ufunc, scalar = "sqrt", np.sqrt, "sqrt({0})"
 
     def divisor(self, x, out):
         return mul(out, 2)
@@ -130,6 +148,7 @@ class SQRT(Unary):
 @register
 class SQUARE(Unary):
     name, ufunc, scalar = "square", np.square, "({0} * {0})"
+    integer_overflow_wraps = True
 
     def deriv(self, x, out):
         return mul(x, 2)
@@ -145,19 +164,16 @@ class ABS(Unary):
 
 @register
 class SIGN(Unary):
-    name, ufunc, scalar = "sign", np.sign, "vm_sign({0})"
+    name, ufunc, scalar = "sign", np.sign, "sign({0})"
 
     # sign is flat wherever it is differentiable: a zero gradient, as in PyTorch.
-    def vjp(self, g, out, x):
-        return (shp.zeros_like(g),)
-
-    def jvp(self, tangents, out, x):
-        return None
+    def partials(self, out, x):
+        return (shp.zeros_like,)
 
 
 @register
 class SIN(Unary):
-    name, ufunc, scalar = "sin", np.sin, "vm_sin({0})"
+    name, ufunc, scalar = "sin", np.sin, "sin({0})"
 
     def deriv(self, x, out):
         return cos(x)
@@ -165,7 +181,7 @@ class SIN(Unary):
 
 @register
 class COS(Unary):
-    name, ufunc, scalar = "cos", np.cos, "vm_cos({0})"
+    name, ufunc, scalar = "cos", np.cos, "cos({0})"
 
     def deriv(self, x, out):
         return neg(sin(x))
@@ -173,7 +189,7 @@ class COS(Unary):
 
 @register
 class TANH(Unary):
-    name, ufunc, scalar = "tanh", np.tanh, "vm_tanh({0})"
+    name, ufunc, scalar = "tanh", np.tanh, "tanh({0})"
 
     def deriv(self, x, out):
         return sub(1, square(out))
@@ -181,7 +197,7 @@ class TANH(Unary):
 
 @register
 class SIGMOID(Unary):
-    name, ufunc, scalar = "sigmoid", np.exp, "vm_sigmoid({0})"
+    name, ufunc, scalar = "sigmoid", np.exp, "sigmoid({0})"
 
     def impl(self, x):
         # exp(-|x|) never overflows; the two branches give full relative accuracy on each side.
@@ -195,7 +211,7 @@ class SIGMOID(Unary):
 
 @register
 class RELU(Unary):
-    name, ufunc, scalar = "relu", np.maximum, "vm_relu({0}, {zero})"
+    name, scalar = "relu", "relu({0}, {zero})"
 
     def infer(self, inputs, attrs):
         (x,) = inputs
@@ -204,11 +220,8 @@ class RELU(Unary):
     def impl(self, x):
         return np.maximum(x, x.dtype.type(0))
 
-    def vjp(self, g, out, x):
-        return (where(greater(out, 0), g, 0),)
-
-    def jvp(self, tangents, out, x):
-        return where(greater(out, 0), tangents[0], 0)
+    def partials(self, out, x):
+        return (lambda t: where(greater(out, 0), t, 0),)
 
 
 neg = lambda x: apply(NEG, x)  # noqa: E731 (one line per op reads as a table)
@@ -228,16 +241,18 @@ relu = lambda x: apply(RELU, x)  # noqa: E731
 
 
 # ---- binary ------------------------------------------------------------------------------------
-# VJP rules return thunks: the central caller evaluates only the gradients that are needed, so
-# eager backward does not compute, say, log(x) for a constant exponent.
-
 def _known_value(v):
     """The value of a constant (a graph constant, or an eager rule's plain array), else None."""
     if isinstance(v, (np.ndarray, np.generic, int, float)):
         return np.asarray(v)
-    if getattr(getattr(v, "op", None), "name", None) == "constant":
+    if getattr(v, "op", None) is CONSTANT:
         return v.attrs["value"]
     return None
+
+
+def _same(t):
+    """The partial derivative 1: the tangent passes unchanged."""
+    return t
 
 
 def _plus(a, b):
@@ -252,48 +267,36 @@ def _plus(a, b):
 @register
 class ADD(Elementwise):
     name, ufunc, scalar, linear = "add", np.add, "({0} + {1})", True
+    integer_overflow_wraps = True
 
-    def vjp(self, g, out, x, y):
-        return (g, g)
-
-    def jvp(self, tangents, out, x, y):
-        return _plus(*tangents)
+    def partials(self, out, x, y):
+        return (_same, _same)
 
 
 @register
 class SUB(Elementwise):
     name, ufunc, scalar, linear = "sub", np.subtract, "({0} - {1})", True
+    integer_overflow_wraps = True
 
-    def vjp(self, g, out, x, y):
-        return (g, lambda: neg(g))
-
-    def jvp(self, tangents, out, x, y):
-        tx, ty = tangents
-        return neg(ty) if tx is None else (tx if ty is None else sub(tx, ty))
+    def partials(self, out, x, y):
+        return (_same, neg)
 
 
 @register
 class MUL(Elementwise):
     name, ufunc, scalar = "mul", np.multiply, "({0} * {1})"
+    integer_overflow_wraps = True
 
-    def vjp(self, g, out, x, y):
-        return (lambda: mul(g, y), lambda: mul(g, x))
-
-    def jvp(self, tangents, out, x, y):
-        tx, ty = tangents
-        return _plus(None if tx is None else mul(tx, y), None if ty is None else mul(x, ty))
+    def partials(self, out, x, y):
+        return (lambda t: mul(t, y), lambda t: mul(t, x))
 
 
 @register
 class DIV(Elementwise):
     name, ufunc, scalar, backward_name = "div", np.true_divide, "({0} / {1})", "Div"
 
-    def vjp(self, g, out, x, y):
-        return (lambda: div(g, y), lambda: neg(div(mul(g, out), y)))
-
-    def jvp(self, tangents, out, x, y):
-        tx, ty = tangents
-        return _plus(None if tx is None else div(tx, y), None if ty is None else neg(div(mul(ty, out), y)))
+    def partials(self, out, x, y):
+        return (lambda t: div(t, y), lambda t: neg(div(mul(t, out), y)))
 
 
 NEGATIVE_INT_POWER = "Integers to negative integer powers are not allowed."  # NumPy's words
@@ -301,7 +304,8 @@ NEGATIVE_INT_POWER = "Integers to negative integer powers are not allowed."  # N
 
 @register
 class POW(Elementwise):
-    name, ufunc, scalar = "pow", np.power, "vm_pow({0}, {1})"
+    name, ufunc, scalar = "pow", np.power, "pow({0}, {1})"
+    integer_overflow_wraps = True
 
     def infer(self, inputs, attrs):
         shape, dtype = super().infer(inputs, attrs)
@@ -329,15 +333,8 @@ class POW(Elementwise):
         zero_base = mul(equal(x, 0), greater_equal(y, 0))  # both: logical and
         return mul(out, log(where(zero_base, 1, x)))
 
-    def vjp(self, g, out, x, y):
-        return (lambda: mul(g, self._dx(x, y)), lambda: mul(g, self._dy(x, y, out)))
-
-    def jvp(self, tangents, out, x, y):
-        tx, ty = tangents
-        return _plus(
-            None if tx is None else mul(tx, self._dx(x, y)),
-            None if ty is None else mul(ty, self._dy(x, y, out)),
-        )
+    def partials(self, out, x, y):
+        return (lambda t: mul(t, self._dx(x, y)), lambda t: mul(t, self._dy(x, y, out)))
 
 
 class _Extremum(Elementwise):
@@ -348,26 +345,19 @@ class _Extremum(Elementwise):
     def _share(self, g, x, y):
         return where(self.wins(x, y), g, where(equal(x, y), mul(g, 0.5), 0))
 
-    def vjp(self, g, out, x, y):
-        return (lambda: self._share(g, x, y), lambda: self._share(g, y, x))
-
-    def jvp(self, tangents, out, x, y):
-        tx, ty = tangents
-        return _plus(
-            None if tx is None else self._share(tx, x, y),
-            None if ty is None else self._share(ty, y, x),
-        )
+    def partials(self, out, x, y):
+        return (lambda t: self._share(t, x, y), lambda t: self._share(t, y, x))
 
 
 @register
 class MAXIMUM(_Extremum):
-    name, ufunc, scalar = "maximum", np.maximum, "vm_maximum({0}, {1})"
+    name, ufunc, scalar = "maximum", np.maximum, "maximum({0}, {1})"
     wins = staticmethod(lambda x, y: greater(x, y))
 
 
 @register
 class MINIMUM(_Extremum):
-    name, ufunc, scalar = "minimum", np.minimum, "vm_minimum({0}, {1})"
+    name, ufunc, scalar = "minimum", np.minimum, "minimum({0}, {1})"
     wins = staticmethod(lambda x, y: less(x, y))
 
 
@@ -384,11 +374,8 @@ minimum = lambda x, y: apply(MINIMUM, x, y)  # noqa: E731
 class Comparison(Elementwise):
     differentiable = False
 
-    def vjp(self, g, out, x, y):
+    def partials(self, out, x, y):
         return (None, None)
-
-    def jvp(self, tangents, out, x, y):
-        return None
 
 
 @register
@@ -443,13 +430,13 @@ class WHERE(Elementwise):
     def impl(self, cond, x, y):
         return np.where(cond, x, y)
 
-    def vjp(self, g, out, cond, x, y):
-        return (None, lambda: where(cond, g, 0), lambda: where(cond, 0, g))
+    def partials(self, out, cond, x, y):
+        return (None, lambda t: where(cond, t, 0), lambda t: where(cond, 0, t))
 
     def jvp(self, tangents, out, cond, x, y):
+        # One select of both tangents, not the sum of the two partials' selects: a -0.0 tangent
+        # stays -0.0 (-0.0 + 0 is +0.0), and the forward graph has two ops fewer.
         _, tx, ty = tangents
-        if tx is None and ty is None:
-            return None
         return where(cond, 0 if tx is None else tx, 0 if ty is None else ty)
 
 
@@ -461,7 +448,7 @@ def where(cond, x, y):
 class CLIP(Elementwise):
     """clip(x, lo, hi) = min(max(x, lo), hi). The gradient passes where lo <= x <= hi."""
 
-    name, ufunc, scalar, backward_name = "clip", np.clip, "vm_clip({0}, {1}, {2})", "Clamp"
+    name, scalar, backward_name = "clip", "clip({0}, {1}, {2})", "Clamp"
 
     def infer(self, inputs, attrs):
         shape = broadcast_shapes(*(x.shape for x in inputs), op=self.name)
@@ -470,19 +457,12 @@ class CLIP(Elementwise):
     def impl(self, x, lo, hi):
         return np.minimum(np.maximum(x, lo), hi)
 
-    def vjp(self, g, out, x, lo, hi):
+    def partials(self, out, x, lo, hi):
         return (
-            lambda: where(less(x, lo), 0, where(greater(x, hi), 0, g)),
-            lambda: where(less(x, lo), g, 0),
-            lambda: where(greater(x, hi), g, 0),
+            lambda t: where(less(x, lo), 0, where(greater(x, hi), 0, t)),
+            lambda t: where(less(x, lo), t, 0),
+            lambda t: where(greater(x, hi), t, 0),
         )
-
-    def jvp(self, tangents, out, x, lo, hi):
-        tx, tlo, thi = tangents
-        inside = None if tx is None else where(less(x, lo), 0, where(greater(x, hi), 0, tx))
-        below = None if tlo is None else where(less(x, lo), tlo, 0)
-        above = None if thi is None else where(greater(x, hi), thi, 0)
-        return _plus(_plus(inside, below), above)
 
 
 def clip(x, lo=None, hi=None):
@@ -509,6 +489,7 @@ def clip(x, lo=None, hi=None):
 class CAST(Op):
     name, elementwise, backward_name = "cast", True, "ToCopy"
     scalar = "{cast}({0})"
+    linear = True  # its JVP casts the tangent (a cast that blocks gradients is never asked)
 
     def normalize(self, inputs, attrs):
         return {"dtype": np.dtype(attrs["dtype"])}
@@ -525,9 +506,6 @@ class CAST(Op):
 
     def vjp(self, g, out, x, *, dtype):
         return (astype(g, x.dtype),)
-
-    def jvp(self, tangents, out, x, *, dtype):
-        return None if self.blocks_gradient({"dtype": dtype}) else astype(tangents[0], dtype)
 
 
 def astype(x, dtype):
@@ -546,12 +524,6 @@ class STOP_GRADIENT(Op):
 
     def impl(self, x):
         return x
-
-    def vjp(self, g, out, x):
-        return (None,)
-
-    def jvp(self, tangents, out, x):
-        return None
 
 
 def stop_gradient(x):

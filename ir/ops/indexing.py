@@ -170,9 +170,6 @@ class GETITEM(Op):
         with site_of(out):
             return (getitem_grad(g, x, arrays, spec),) + (None,) * len(arrays)
 
-    def jvp(self, tangents, out, x, *arrays, spec):
-        return None if tangents[0] is None else apply(GETITEM, tangents[0], *arrays, spec=spec)
-
 
 def getitem(x, key):
     try:
@@ -223,9 +220,6 @@ class ScatterAdd(Op):
     def vjp(self, gg, out, g, x, *rest, **attrs):
         with site_of(out):
             return (self.read(gg, rest, attrs), None) + (None,) * len(rest)
-
-    def jvp(self, tangents, out, g, x, *rest, **attrs):
-        return None if tangents[0] is None else apply(self, tangents[0], x, *rest, **attrs)
 
 
 @register

@@ -78,21 +78,30 @@ class MEAN(Reduction):
         return (ew.div(spread, axis_size(x, axis, g.dtype)),)
 
 
-class _Extreme(Reduction):
+class _Weighted(Reduction):
+    """A reduction whose derivative is a weighted sum, d out = sum(weights * dx) over the axes:
+    the weights (shaped like x) give the VJP (g spread back over the axes, times the weights)
+    and the JVP (the weighted sum of the tangent)."""
+
+    def weights(self, out, x, axis, keepdims, dtype):
+        raise NotImplementedError
+
+    def vjp(self, g, out, x, *, axis, keepdims):
+        return (ew.mul(_restore_axes(g, axis, keepdims), self.weights(out, x, axis, keepdims, g.dtype)),)
+
+    def jvp(self, tangents, out, x, *, axis, keepdims):
+        (t,) = tangents
+        return sum(ew.mul(t, self.weights(out, x, axis, keepdims, t.dtype)), axis, keepdims)
+
+
+class _Extreme(_Weighted):
     """max/min: the gradient is shared evenly among the tied extreme elements."""
 
-    def _mask(self, out, x, axis, keepdims, dtype):
+    def weights(self, out, x, axis, keepdims, dtype):
         # The tie mask is piecewise constant: its derivative is zero, not an error. Without the
         # stop_gradient, grad-of-grad would find x reaching it only through `equal` and raise.
         hit = ew.stop_gradient(ew.astype(ew.equal(x, _restore_axes(out, axis, keepdims)), dtype))
         return ew.div(hit, sum(hit, axis, True))
-
-    def vjp(self, g, out, x, *, axis, keepdims):
-        return (ew.mul(_restore_axes(g, axis, keepdims), self._mask(out, x, axis, keepdims, g.dtype)),)
-
-    def jvp(self, tangents, out, x, *, axis, keepdims):
-        weights = self._mask(out, x, axis, keepdims, tangents[0].dtype)
-        return sum(ew.mul(tangents[0], weights), axis, keepdims)
 
 
 @register
@@ -114,7 +123,7 @@ class MIN(_Extreme):
 
 
 @register
-class LOGSUMEXP(Reduction):
+class LOGSUMEXP(_Weighted):
     name, reducer = "logsumexp", staticmethod(np.sum)
 
     def infer(self, inputs, attrs):
@@ -132,14 +141,8 @@ class LOGSUMEXP(Reduction):
             total = np.log(np.sum(np.exp(x - peak), axis=axis, keepdims=True)) + peak
         return np.asarray(total if keepdims else np.squeeze(total, axis=axis))
 
-    def _weights(self, out, x, axis, keepdims):
-        return ew.exp(ew.sub(x, _restore_axes(out, axis, keepdims)))
-
-    def vjp(self, g, out, x, *, axis, keepdims):
-        return (ew.mul(_restore_axes(g, axis, keepdims), self._weights(out, x, axis, keepdims)),)
-
-    def jvp(self, tangents, out, x, *, axis, keepdims):
-        return sum(ew.mul(tangents[0], self._weights(out, x, axis, keepdims)), axis, keepdims)
+    def weights(self, out, x, axis, keepdims, dtype):
+        return ew.exp(ew.sub(x, _restore_axes(out, axis, keepdims)))  # softmax along the axes
 
 
 @register
@@ -161,12 +164,6 @@ class ARGMAX(Op):
 
     def impl(self, x, *, axis, keepdims):
         return np.asarray(np.argmax(x, axis=axis, keepdims=keepdims), dtype=np.int64)
-
-    def vjp(self, g, out, x, **attrs):
-        return (None,)
-
-    def jvp(self, tangents, out, x, **attrs):
-        return None
 
 
 sum = _reduction_fn(SUM)
@@ -232,12 +229,6 @@ class AXIS_SIZE(Op):
 
     def impl(self, x, *, axis, dtype):
         return np.asarray(math.prod(x.shape[a] for a in axis), dtype=dtype)
-
-    def vjp(self, g, out, x, **attrs):
-        return (None,)
-
-    def jvp(self, tangents, out, x, **attrs):
-        return None
 
 
 def axis_size(x, axis, dtype):

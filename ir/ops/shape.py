@@ -274,9 +274,6 @@ class CONCAT_PART(Op):
         pieces = [gg if j == index else zeros_like(r, gg.dtype) for j, r in enumerate(refs)]
         return (concatenate(pieces, axis),) + (None,) * len(refs)
 
-    def jvp(self, tangents, out, g, *refs, axis, index):
-        return None if tangents[0] is None else concat_part(tangents[0], refs, axis, index)
-
 
 def concat_part(g, refs, axis, index):
     return apply(CONCAT_PART, g, *refs, axis=axis, index=index)
@@ -296,12 +293,6 @@ class ZEROS_LIKE(Op):
 
     def impl(self, x, *, dtype):
         return np.zeros(np.shape(x), dtype)
-
-    def vjp(self, g, out, x, *, dtype):
-        return (None,)
-
-    def jvp(self, tangents, out, x, *, dtype):
-        return None
 
 
 def zeros_like(x, dtype=None):
