@@ -33,8 +33,12 @@ class Op:
     nondiff_inputs = ()
     # Input positions read only for their run-time shape (never their values). A rewrite may
     # swap such an input for any value of the same shape, so a forward value needed only for
-    # its shape is not computed.
+    # its shape is not computed. Ask `is_shape_input(i)`: an op whose positions depend on its
+    # number of inputs (concat_part) declares them by overriding that method instead.
     shape_inputs = ()
+    # The NumPy result may be a view of input 0 (reshape, transpose, basic indexing, ...). Eager
+    # mode then shares memory and the version counter with that input, as PyTorch's view ops do.
+    returns_view = False
     # Broadcasting elementwise: fusible, and its input gradients are un-broadcast centrally.
     elementwise = False
     # Ops whose gradients may carry extra broadcast dimensions (elementwise, matmul batches).
@@ -103,6 +107,9 @@ class Op:
 
     def is_nondiff_input(self, index):
         return index in self.nondiff_inputs
+
+    def is_shape_input(self, index):
+        return index in self.shape_inputs
 
     @property
     def grad_fn_name(self):
