@@ -81,6 +81,7 @@ class Tensor(OperatorMixin):
                 t._grad_fn, t._output_nr = node, nr
         return t
 
+    # ---- changes of state, made for the op frontend, in-place updates, backward and Functions ----
     def _view(self, array, op, attrs, extras):
         """A tensor on `array`, a NumPy view of this one made by `op`: it shares the version counter
         (a write through either shows in both) and remembers how to remake itself from its parent."""
