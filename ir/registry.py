@@ -35,8 +35,13 @@ class Op:
     nondiff_inputs = ()
     # Input positions read only for their run-time shape (never their values). A rewrite may
     # swap such an input for any value of the same shape, so a forward value needed only for
-    # its shape is not computed.
+    # its shape is not computed. Ask `is_shape_input(i)`: an op whose positions depend on its
+    # number of inputs (concat_part) declares them by overriding that method instead.
     shape_inputs = ()
+    # The NumPy result may be a view of input 0 (reshape, transpose, basic indexing, ...). Eager
+    # mode then shares memory and the version counter with that input, as PyTorch's view ops do;
+    # a backend keeps the buffer behind it alive as long as the view, and counts it as no work.
+    returns_view = False
     # Broadcasting elementwise: fusible, and its input gradients are un-broadcast centrally.
     elementwise = False
     # Ops whose gradients may carry extra broadcast dimensions (elementwise, matmul batches).
@@ -53,9 +58,6 @@ class Op:
     # results (ADD for sum). Such reductions also declare `identity(dtype)` and
     # `divides_by_count` (ir/ops/reductions.py). None for every other op.
     combine = None
-    # The result may be a NumPy view of input 0 (reshape, transpose, getitem...): it shares
-    # memory with it, so a buffer behind it stays alive as long as the view does.
-    returns_view = False
     # A backend may write the result into a buffer it provides (np.matmul's out=, a fused
     # kernel's output); it is never a view of an input, so the memory plan may reuse buffers.
     accepts_out = False
@@ -161,6 +163,9 @@ class Op:
 
     def is_nondiff_input(self, index):
         return index in self.nondiff_inputs
+
+    def is_shape_input(self, index):
+        return index in self.shape_inputs
 
     @property
     def grad_fn_name(self):

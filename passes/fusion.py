@@ -121,7 +121,7 @@ def _recomputable(node):
     """A broadcast of a single value (a scalar seed or constant) costs nothing to recompute."""
     if not _fusible(node):
         return False
-    values = [x for i, x in enumerate(node.inputs) if i not in node.op.shape_inputs]
+    values = [x for i, x in enumerate(node.inputs) if not node.op.is_shape_input(i)]
     return all(x.op is CONSTANT and all(d == 1 for d in x.shape) for x in values)
 
 

@@ -129,12 +129,7 @@ def _same_shape_source(ref):
 def forward_shape_references(node):
     """Inputs read only for their shape point at the earliest value of that shape, so a forward
     value used only to shape a gradient (sum's broadcast of the seed) need not be computed."""
-    positions = node.op.shape_inputs
-    if not positions:
-        return None
-    inputs = list(node.inputs)
-    for p in positions:
-        inputs[p] = _same_shape_source(inputs[p])
+    inputs = [_same_shape_source(x) if node.op.is_shape_input(i) else x for i, x in enumerate(node.inputs)]
     if all(a is b for a, b in zip(inputs, node.inputs)):
         return None
     return clone_with_inputs(node, inputs)

@@ -145,6 +145,17 @@ def test_inplace_change_of_saved_tensor_raises_naming_the_op():
         b.sum().backward()
 
 
+def test_inplace_change_of_a_concatenated_piece_keeps_its_gradient():
+    # As in PyTorch, whose cat saves only the pieces' sizes: the backward slices the gradient
+    # by the sizes and never reads the changed values.
+    x, z = leaf(1.0, 2.0), leaf(3.0)
+    a = x * 2
+    y = gc.concatenate([a, z])
+    a.add_(1)
+    (y * gc.tensor([1.0, 2.0, 3.0])).sum().backward(create_graph=True)
+    assert x.grad.tolist() == [2, 4] and z.grad.tolist() == [3]
+
+
 def test_inplace_on_a_result_that_is_not_saved_is_fine():
     x = leaf(1.0, 2.0)
     y = x * 2

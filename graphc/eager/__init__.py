@@ -4,6 +4,7 @@ Importing this package registers the Tensor frontend with `graphc.ir.dispatch`, 
 function (gc.add, gc.exp, ...) computes at once on tensors, arrays and scalars.
 """
 from . import apply as _apply  # noqa: F401  (registers the eager frontend)
+from . import methods as _methods  # noqa: F401  (attaches Tensor's op-calling methods)
 from .creation import (  # noqa: F401
     arange, empty, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randn, randn_like,
     tensor, zeros, zeros_like,

@@ -6,8 +6,9 @@ graphc; sizes are given PyTorch's ways: f(2, 3), f((2, 3)) or f(size=(2, 3)).
 import numpy as np
 
 from graphc.ir.node import Node
+from graphc.ir.ops.elementwise import add as graph_add
+from graphc.ir.ops.shape import zeros_like as graph_zeros_like
 
-from .methods import shape_args as _shape_args
 from .tensor import Tensor
 
 _rng = [np.random.default_rng()]
@@ -16,6 +17,13 @@ _rng = [np.random.default_rng()]
 def manual_seed(seed):
     """Seed the generator behind rand/randn/randn_like."""
     _rng[0] = np.random.default_rng(seed)
+
+
+def shape_args(shape):
+    """Accept f(2, 3), f((2, 3)) and f([2, 3]) as PyTorch does."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
 
 
 def _new(array, requires_grad):
@@ -29,8 +37,8 @@ def _size(size, keyword):
     if keyword is not None:
         if size:
             raise TypeError("give the size either positionally or as size=, not both")
-        return _shape_args((keyword,)) if not isinstance(keyword, int) else (keyword,)
-    return _shape_args(size)
+        return shape_args((keyword,)) if not isinstance(keyword, int) else (keyword,)
+    return shape_args(size)
 
 
 def _float(dtype):
@@ -55,19 +63,19 @@ def from_numpy(array):
 
 
 def zeros(*size, dtype=None, requires_grad=False):
-    return _new(np.zeros(_shape_args(size), _float(dtype)), requires_grad)
+    return _new(np.zeros(shape_args(size), _float(dtype)), requires_grad)
 
 
 def ones(*size, dtype=None, requires_grad=False):
-    return _new(np.ones(_shape_args(size), _float(dtype)), requires_grad)
+    return _new(np.ones(shape_args(size), _float(dtype)), requires_grad)
 
 
 def empty(*size, dtype=None, requires_grad=False):
-    return _new(np.empty(_shape_args(size), _float(dtype)), requires_grad)
+    return _new(np.empty(shape_args(size), _float(dtype)), requires_grad)
 
 
 def full(size, fill_value, dtype=None, requires_grad=False):
-    return _new(np.full(_shape_args((size,)), fill_value, dtype), requires_grad)
+    return _new(np.full(shape_args((size,)), fill_value, dtype), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, requires_grad=False):
@@ -102,8 +110,6 @@ def _like(x, dtype):
 def zeros_like(x, dtype=None, requires_grad=False):
     """Zeros shaped like x; on a graph node, the graph op (its shape is known only at run time)."""
     if isinstance(x, Node):
-        from graphc.ir.ops.shape import zeros_like as graph_zeros_like
-
         return graph_zeros_like(x, dtype)
     shape, dtype = _like(x, dtype)
     return _new(np.zeros(shape, dtype), requires_grad)
@@ -111,10 +117,7 @@ def zeros_like(x, dtype=None, requires_grad=False):
 
 def ones_like(x, dtype=None, requires_grad=False):
     if isinstance(x, Node):
-        from graphc.ir.ops.elementwise import add
-        from graphc.ir.ops.shape import zeros_like as graph_zeros_like
-
-        return add(graph_zeros_like(x, dtype), 1)
+        return graph_add(graph_zeros_like(x, dtype), 1)
     shape, dtype = _like(x, dtype)
     return _new(np.ones(shape, dtype), requires_grad)
 

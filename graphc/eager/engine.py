@@ -11,7 +11,7 @@ import numpy as np
 from graphc.ir.ops.elementwise import add, astype
 
 from .grad_mode import set_grad_enabled
-from .tape import AccumulateGrad, accumulate
+from .tape import AccumulateGrad
 from .tensor import Tensor
 
 
@@ -124,7 +124,7 @@ def run(roots, root_grads, retain_graph, create_graph, capture=None):
                 if targets is not None and node in targets:
                     captured[node] = grads
                 elif isinstance(node, AccumulateGrad):
-                    accumulate(node.variable, grads[0], create_graph)
+                    node.variable._accumulate_grad(grads[0], create_graph)
                 wanted = [e is not None and e[0] in needed for e in node.next_functions]
                 if any(wanted) and any(g is not None for g in grads):
                     input_grads = node.apply(grads, wanted)
@@ -166,7 +166,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     with set_grad_enabled(create_graph):
         for x, g in zip(inputs, found):
             if g is not None:
-                accumulate(x, g, create_graph)
+                x._accumulate_grad(g, create_graph)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False, allow_unused=False):

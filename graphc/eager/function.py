@@ -131,12 +131,10 @@ class Function:
         for k, o in enumerate(outputs):
             if isinstance(o, Tensor) and any(o is a for a in args):
                 # An input returned as is becomes a new tensor (a view): the input keeps its history.
-                alias = Tensor._make(o._data)
-                alias._version = o._version
-                outputs[k] = o = alias
+                outputs[k] = o = o.detach()
         edges = [a._grad_edge() if isinstance(a, Tensor) and a.requires_grad else None for a in args]
         node = node_class(FunctionBackward, ctx._node_name)(cls, ctx, args, edges, outputs)
         for k, o in enumerate(outputs):
             if isinstance(o, Tensor) and o.dtype.kind in "fc" and id(o) not in ctx._non_differentiable:
-                o._grad_fn, o._output_nr = node, k
+                o._set_history(node, k)
         return tuple(outputs) if isinstance(raw, tuple) else outputs[0]

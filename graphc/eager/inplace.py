@@ -10,13 +10,12 @@ import numpy as np
 
 from graphc.ir import ops as F
 from graphc.ir.derivatives import call_vjp
+from graphc.ir.ops.elementwise import ADD
 from graphc.ir.ops.indexing import build_key, check_mask_sizes, getitem_grad, parse_key
 from graphc.ir.ops.shape import broadcast_like
-from graphc.ir.registry import OPS
 
-from .apply import eager_apply
+from .apply import OpBackward, eager_apply
 from .grad_mode import is_grad_enabled
-from .tape import OpBackward
 from .tensor import Tensor
 
 
@@ -45,59 +44,33 @@ def _check_leaf(target):
         )
 
 
-def _snapshot(target):
-    """A copy of target's values with target's autograd identity: what the op's rule will read."""
-    copy = Tensor._make(np.array(target._data, copy=True))
-    copy._grad_fn, copy._output_nr = target._grad_fn, target._output_nr
-    copy._requires_grad = target._requires_grad
-    copy._accumulator = target._accumulator
-    return copy
-
-
-def _view_chain(view):
-    chain = []
-    while view._view_parent is not None:
-        chain.append(view)
-        view = view._view_parent
-    return chain, view
-
-
 def _adopt(target, new):
     """Make target the output of new's grad_fn (the rule's `out` now lives in target's memory)."""
-    node = new._grad_fn
-    target._grad_fn, target._output_nr = node, new._output_nr
+    node, output_nr = new._grad_edge()
+    target._set_history(node, output_nr)
     if isinstance(node, OpBackward):
         node.save_output(target)
-
-
-def _write(target, new, name):
-    if not np.can_cast(new.dtype, target.dtype, casting="same_kind"):
-        raise RuntimeError(f"{name}: result type {new.dtype} can't be cast to the desired output type {target.dtype}")
-    if new.shape != target.shape:
-        raise RuntimeError(f"{name}: output with shape {target.shape} doesn't match the broadcast shape {new.shape}")
-    np.copyto(target._data, new._data, casting="same_kind")
-    target._version.bump(name)
 
 
 def inplace(target, compute, name):
     """target <- compute(target), in place. compute builds the new value with ops."""
     _check_leaf(target)
     recording = is_grad_enabled()
-    source = _snapshot(target) if recording and target.requires_grad else target
+    source = target._snapshot() if recording and target.requires_grad else target
     new = compute(source)
     if recording and target.requires_grad and not new.requires_grad:
         # The old value no longer matters (zero_, copy_ of a constant): its gradient is zero.
         new = F.where(np.zeros(target.shape, bool), source, new)
     if not (recording and new.requires_grad):
-        _write(target, new, name)
+        target._assign(new, name)
         return target
-    chain, base = _view_chain(target)
+    chain, base = target._view_steps()
     if not chain:
-        _write(target, new, name)
+        target._assign(new, name)
         _adopt(target, new)
         return target
     new_base = _base_after(chain, base, source, new)
-    _write(target, new, name)
+    target._assign(new, name)
     _adopt(base, new_base)
     _replay(chain, base)
     return target
@@ -106,21 +79,18 @@ def inplace(target, compute, name):
 def _base_after(chain, base, old_view, new_view):
     """base + (new_view - old_view) pushed back through the view ops (their VJPs scatter)."""
     delta = F.sub(new_view, old_view)
-    for view in chain:
-        op, attrs, extras = view._view_fn
-        parent = view._view_parent
+    for view, parent, op, attrs, extras in chain:
         wanted = [True] + [False] * len(extras)
         delta = call_vjp(op, delta, view, [parent, *extras], attrs, wanted)[0]
-    return eager_apply(OPS["add"], (base, delta), {}, grad_name="CopySlices")
+    return eager_apply(ADD, (base, delta), {}, grad_name="CopySlices")
 
 
 def _replay(chain, base):
     """Give each view on the chain a grad_fn that reads the rewritten base (PyTorch regenerates it)."""
     parent = base
-    for view in reversed(chain):
-        op, attrs, extras = view._view_fn
+    for view, _, op, attrs, extras in reversed(chain):
         fresh = eager_apply(op, (parent, *extras), attrs)
-        if fresh._grad_fn is not None:
+        if fresh.grad_fn is not None:
             _adopt(view, fresh)
         parent = view
 
@@ -150,6 +120,6 @@ def setitem(target, key, value):
 
         inplace(target, compute, "index_put_")
     else:
-        target._version.bump("index_put_")
+        target._bump_version("index_put_")
     # old + (new - old) can be off in the last bit: store the assigned values exactly
-    target._data[build_key(spec, arrays)] = value._read() if isinstance(value, Tensor) else value
+    target._store(build_key(spec, arrays), value._read() if isinstance(value, Tensor) else value)

@@ -1,22 +1,25 @@
 """Tensor methods with PyTorch's names and keyword spellings that are plain op calls (or in-place
-updates built from op calls): `x.float()`, `x.sum(dim=1, keepdim=True)`, `x.view(-1, 8)`, `x.add_(y)`.
+updates built from op calls): `x.float()`, `x.sum(dim=1, keepdim=True)`, `x.view(-1, 8)`, `x.add_(y)`,
+and `x.backward()`.
 
-Kept apart from tensor.py, which holds the data and the autograd state.
+Kept apart from tensor.py, which holds the data and the autograd state. These methods call the
+modules that build Tensors (apply, inplace, engine, creation), so tensor.py cannot import them:
+they are attached to the class here instead (`install`), and every import stays one-way.
 """
 import numpy as np
 
 from graphc.ir import ops as F
+from graphc.ir.ops.elementwise import CAST
+
+from .apply import eager_apply
+from .creation import ones, shape_args, zeros
+from .engine import backward
+from .inplace import copy_, inplace, plain_key, setitem
+from .tensor import Tensor
 
 # PyTorch's spellings of the casts; `float` means float32 there, and so here.
 _CASTS = {"float": np.float32, "double": np.float64, "half": np.float16, "long": np.int64,
           "int": np.int32, "short": np.int16, "bool": np.bool_}
-
-
-def shape_args(shape):
-    """Accept f(2, 3), f((2, 3)) and f([2, 3]) as PyTorch does."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
 
 
 def _axis(axis, dim):
@@ -28,9 +31,10 @@ def _keep(keepdims, keepdim):
 
 
 class TorchMethods:
-    """Mixed into Tensor ahead of OperatorMixin, so `sum(dim=...)` and `==` take PyTorch's forms."""
+    """Attached to Tensor over OperatorMixin's methods, so `sum(dim=...)` and `==` take PyTorch's forms."""
 
-    __slots__ = ()
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
 
     def to(self, dtype):
         return self if np.dtype(dtype) == self.dtype else F.astype(self, dtype)
@@ -67,13 +71,9 @@ class TorchMethods:
         return F.not_equal(self, other)
 
     def __getitem__(self, key):
-        from .inplace import plain_key
-
         return F.getitem(self, plain_key(key))
 
     def __setitem__(self, key, value):
-        from .inplace import setitem
-
         setitem(self, key, value)
 
     def sum(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
@@ -95,15 +95,15 @@ class TorchMethods:
         return F.logsumexp(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
 
     def all(self):
-        return F.min(self.to(np.bool_)) if self._data.size else type(self)._make(np.asarray(True))
+        return F.min(self.to(np.bool_)) if self.numel() else Tensor._make(np.asarray(True))
 
     def any(self):
-        return F.max(self.to(np.bool_)) if self._data.size else type(self)._make(np.asarray(False))
+        return F.max(self.to(np.bool_)) if self.numel() else Tensor._make(np.asarray(False))
 
     def view(self, *shape):
         """reshape that must share memory (PyTorch refuses to copy in view)."""
         out = F.reshape(self, shape_args(shape))
-        if out._base is None and self._data.size:
+        if out._base is None and self.numel():
             raise RuntimeError(
                 f"view size is not compatible with input tensor's size and stride (shape {self.shape} "
                 f"-> {shape_args(shape)}); use .reshape(...) instead"
@@ -138,18 +138,13 @@ class TorchMethods:
 
     def clone(self):
         """A copy that stays in the graph (gradients flow back to the source)."""
-        from .apply import eager_apply
-        from graphc.ir.registry import OPS
-
-        return eager_apply(OPS["cast"], (self,), {"dtype": self.dtype}, grad_name="CloneBackward0")
+        return eager_apply(CAST, (self,), {"dtype": self.dtype}, grad_name="CloneBackward0")
 
     def contiguous(self):
-        if self._data.flags.c_contiguous:
+        if self._graphc_array().flags.c_contiguous:
             return self
         out = self.clone()  # NumPy's copy keeps the strides' order; view() needs C order
-        out._data = np.ascontiguousarray(out._data)
-        if out._grad_fn is not None:
-            out._grad_fn.save_output(out)
+        out._replace_data(np.ascontiguousarray(out._graphc_array()))
         return out
 
     def dot(self, other):
@@ -210,49 +205,31 @@ class TorchMethods:
         return F.index_select(self, dim, index)
 
     def new_zeros(self, *size, dtype=None, requires_grad=False):
-        from .creation import zeros
-
         return zeros(*size, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
     def new_ones(self, *size, dtype=None, requires_grad=False):
-        from .creation import ones
-
         return ones(*size, dtype=self.dtype if dtype is None else dtype, requires_grad=requires_grad)
 
     # ---- in-place ------------------------------------------------------------------------------
     def add_(self, other, alpha=1):
-        from .inplace import inplace
-
         return inplace(self, lambda t: F.add(t, other if alpha == 1 else F.mul(other, alpha)), "add_")
 
     def sub_(self, other, alpha=1):
-        from .inplace import inplace
-
         return inplace(self, lambda t: F.sub(t, other if alpha == 1 else F.mul(other, alpha)), "sub_")
 
     def mul_(self, other):
-        from .inplace import inplace
-
         return inplace(self, lambda t: F.mul(t, other), "mul_")
 
     def div_(self, other):
-        from .inplace import inplace
-
         return inplace(self, lambda t: F.div(t, other), "div_")
 
     def pow_(self, exponent):
-        from .inplace import inplace
-
         return inplace(self, lambda t: F.pow(t, exponent), "pow_")
 
     def clamp_(self, min=None, max=None):
-        from .inplace import inplace
-
         return inplace(self, lambda t: F.clip(t, min, max), "clamp_")
 
     def copy_(self, src):
-        from .inplace import copy_
-
         return copy_(self, src)
 
     def fill_(self, value):
@@ -272,3 +249,16 @@ class TorchMethods:
 
     def __itruediv__(self, other):
         return self.div_(other)
+
+
+def install(cls, methods):
+    """Put the methods on cls itself: they then take precedence over OperatorMixin's, as the
+    mixin's place ahead of it in the bases would (`sum(dim=...)`, elementwise `==`). Only the
+    functions move: the class's own bookkeeping (`__dict__`, and the `__hash__ = None` that
+    defining `__eq__` implies) would make tensors unhashable."""
+    for name, value in vars(methods).items():
+        if callable(value):
+            setattr(cls, name, value)
+
+
+install(Tensor, TorchMethods)

@@ -3,12 +3,13 @@
 A tensor's `grad_fn` is the node that made it; a leaf that requires grad gets an AccumulateGrad
 node instead. Edges are (node, output_nr) pairs, as in PyTorch, so a tensor handed to a gradient
 rule can be a fresh alias of the original and still route gradients to the same place.
+
+This module knows nothing of the Tensor class (tensor.py builds on it): the node of a registry op,
+which makes tensors when it runs, is in apply.py.
 """
 import itertools
 
 import numpy as np
-
-from graphc.ir.derivatives import call_vjp
 
 _sequence = itertools.count()
 _node_classes = {}
@@ -76,10 +77,9 @@ class SavedTensor:
         self.data = np.broadcast_to(np.zeros((), self.data.dtype), self.data.shape)
         self.freed = True
 
-    def unpack(self, owner=None):
-        from .tensor import Tensor
-
-        return Tensor._saved_alias(self, (owner, 0) if self.is_output else self.edge)
+    def edge_for(self, owner):
+        """Where a gradient for the saved value goes; `owner` is the node that saved it."""
+        return (owner, 0) if self.is_output else self.edge
 
 
 class GradNode:
@@ -132,48 +132,6 @@ def node_class(base, name):
     return cls
 
 
-class OpBackward(GradNode):
-    """The backward of one registry op: calls the op's VJP rule through the shared caller."""
-
-    def __init__(self, op, attrs, saved_inputs, next_functions):
-        super().__init__(next_functions)
-        self.op = op
-        self.attrs = attrs
-        self.saved_inputs = saved_inputs  # SavedTensor for tensors, plain ndarray otherwise
-        self.saved_output = None
-
-    def save_output(self, tensor):
-        self.saved_output = SavedTensor(tensor, None, self.name(), is_output=True)
-
-    def apply(self, grads, wanted):
-        inputs = [s.unpack() if isinstance(s, SavedTensor) else s for s in self.saved_inputs]
-        out = self.saved_output.unpack(self)
-        return call_vjp(self.op, grads[0], out, inputs, self.attrs, wanted)
-
-    def release(self):
-        for s in self.saved_inputs:
-            if isinstance(s, SavedTensor):
-                s.release()
-        self.saved_output.release()
-
-
-def make_op_node(op, attrs, args, arrays, grad_name=None):
-    """Record op(args): save every input (the rule may read any) and link to their nodes."""
-    from .tensor import Tensor
-
-    name = grad_name or op.grad_fn_name
-    saved, edges = [], []
-    for i, (a, arr) in enumerate(zip(args, arrays)):
-        if isinstance(a, Tensor):
-            edge = a._grad_edge() if not op.is_nondiff_input(i) else None
-            saved.append(SavedTensor(a, a._grad_edge(), name))
-        else:
-            edge = None
-            saved.append(arr)
-        edges.append(edge)
-    return node_class(OpBackward, name)(op, attrs, saved, edges)
-
-
 class AccumulateGrad(GradNode):
     """The node of a leaf that requires grad: backward() adds its gradient into `.grad`."""
 
@@ -192,17 +150,3 @@ class AccumulateGrad(GradNode):
 
     def apply(self, grads, wanted):
         return []
-
-
-def accumulate(variable, grad, create_graph):
-    """leaf.grad += grad, in place when nothing records it (PyTorch's AccumulateGrad)."""
-    from .tensor import Tensor
-
-    current = variable._grad
-    if current is None:
-        variable._grad = grad if create_graph else Tensor._make(np.array(grad._data, copy=True))
-    elif create_graph or current.requires_grad:
-        variable._grad = current + grad
-    else:
-        np.add(current._data, grad._data, out=current._data, casting="same_kind")
-        current._version.bump("accumulate_grad")

@@ -2,7 +2,13 @@
 
 Every op on tensors goes through the shared registry (`graphc.ir.dispatch.apply`, see
 `eager.apply`); this class holds the data, the autograd bookkeeping (grad, grad_fn, hooks,
-version counter, view base) and the conversions. Op-calling methods live in methods.py.
+version counter, view base) and the conversions. Only this class writes that state: the op
+frontend, in-place updates, backward and custom Functions change it through the `_set_history`,
+`_view`, `_snapshot`, `_assign`, ... methods below.
+
+The modules that record ops build Tensors, so they import this one; the methods that call them
+(`backward`, `add_`, indexing, ...) are therefore attached by methods.py, keeping the imports
+one-way (no module here imports a module above it, and none needs a function-local import).
 """
 import weakref
 
@@ -11,7 +17,7 @@ import numpy as np
 from graphc.ir.operators import OperatorMixin
 
 from .grad_mode import is_grad_enabled
-from .methods import TorchMethods
+from .printing import tensor_repr
 from .tape import AccumulateGrad, RemovableHandle, VersionCounter
 
 def check_can_require_grad(dtype):
@@ -21,7 +27,7 @@ def check_can_require_grad(dtype):
         )
 
 
-class Tensor(TorchMethods, OperatorMixin):
+class Tensor(OperatorMixin):
     """A multi-dimensional array that records the ops applied to it when it requires grad."""
 
     __slots__ = ("_data", "_version", "_base", "_view_parent", "_view_fn", "_requires_grad",
@@ -74,6 +80,73 @@ class Tensor(TorchMethods, OperatorMixin):
             else:
                 t._grad_fn, t._output_nr = node, nr
         return t
+
+    # ---- changes of state, made for the op frontend, in-place updates, backward and Functions ----
+    def _view(self, array, op, attrs, extras):
+        """A tensor on `array`, a NumPy view of this one made by `op`: it shares the version counter
+        (a write through either shows in both) and remembers how to remake itself from its parent."""
+        t = Tensor._make(array)
+        t._version = self._version
+        t._base = self._base if self._base is not None else self
+        t._view_parent = self
+        t._view_fn = (op, attrs, extras)
+        return t
+
+    def _view_steps(self):
+        """The views from this tensor up to its base, each as (view, parent, op, attrs, extras), and
+        the base (self, with no steps, when this is not a view)."""
+        steps, view = [], self
+        while view._view_parent is not None:
+            steps.append((view, view._view_parent, *view._view_fn))
+            view = view._view_parent
+        return steps, view
+
+    def _snapshot(self):
+        """A copy of the values with this tensor's autograd identity: what a rule reads of the value
+        an in-place update is about to overwrite."""
+        t = Tensor._make(np.array(self._data, copy=True))
+        t._grad_fn, t._output_nr = self._grad_fn, self._output_nr
+        t._requires_grad = self._requires_grad
+        t._accumulator = self._accumulator
+        return t
+
+    def _set_history(self, grad_fn, output_nr=0):
+        """Make this tensor output `output_nr` of the backward node `grad_fn`."""
+        self._grad_fn, self._output_nr = grad_fn, output_nr
+
+    def _replace_data(self, array):
+        """Hold `array` (same values, another layout) instead; the node that made this tensor saves
+        it again, since that node's rule may read its output."""
+        self._data = array
+        if self._grad_fn is not None:
+            self._grad_fn.save_output(self)
+
+    def _bump_version(self, op_name):
+        self._version.bump(op_name)
+
+    def _assign(self, new, op_name):
+        """Write tensor `new`'s values into this tensor's memory (an in-place update)."""
+        if not np.can_cast(new.dtype, self.dtype, casting="same_kind"):
+            raise RuntimeError(f"{op_name}: result type {new.dtype} can't be cast to the desired output type {self.dtype}")
+        if new.shape != self.shape:
+            raise RuntimeError(f"{op_name}: output with shape {self.shape} doesn't match the broadcast shape {new.shape}")
+        np.copyto(self._data, new._data, casting="same_kind")
+        self._version.bump(op_name)
+
+    def _store(self, key, values):
+        """self[key] = values on the array itself (the caller has accounted for the version)."""
+        self._data[key] = values
+
+    def _accumulate_grad(self, grad, create_graph):
+        """self.grad += grad, in place when nothing records it (PyTorch's AccumulateGrad)."""
+        current = self._grad
+        if current is None:
+            self._grad = grad if create_graph else Tensor._make(np.array(grad._data, copy=True))
+        elif create_graph or current.requires_grad:
+            self._grad = current + grad
+        else:
+            np.add(current._data, grad._data, out=current._data, casting="same_kind")
+            current._version.bump("accumulate_grad")
 
     def _read(self, shape_only=False):
         """The ndarray an op computes on; a saved value is checked for in-place changes first."""
@@ -139,11 +212,6 @@ class Tensor(TorchMethods, OperatorMixin):
                 self._accumulator = weakref.ref(node)  # the graph keeps it alive, not the leaf
             return (node, 0)
         return None
-
-    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
-        from .engine import backward
-
-        backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
 
     def register_hook(self, hook):
         """Call hook(grad) when this tensor's gradient is computed; it may return a replacement."""
@@ -279,6 +347,4 @@ class Tensor(TorchMethods, OperatorMixin):
         return format(repr(self), spec)
 
     def __repr__(self):
-        from .printing import tensor_repr
-
         return tensor_repr(self)

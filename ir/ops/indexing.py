@@ -154,6 +154,7 @@ def build_key(spec, arrays):
 @register
 class GETITEM(Op):
     name, linear, backward_name = "getitem", True, "Index"
+    returns_view = True
 
     def is_nondiff_input(self, index):
         return index >= 1

@@ -83,6 +83,7 @@ def matmul(x, y):
 @register
 class TRANSPOSE(Op):
     name, linear, backward_name = "transpose", True, "Permute"
+    returns_view = True
 
     def normalize(self, inputs, attrs):
         rank = inputs[0].ndim

@@ -29,6 +29,7 @@ def _as_int_tuple(shape, op):
 @register
 class RESHAPE(Op):
     name, linear, backward_name = "reshape", True, "View"
+    returns_view = True
 
     def normalize(self, inputs, attrs):
         shape = _as_int_tuple(attrs["shape"], self.name)
@@ -64,6 +65,7 @@ def reshape(x, shape):
 @register
 class RESHAPE_LIKE(Op):
     name, linear, backward_name = "reshape_like", True, "View"
+    returns_view = True
     nondiff_inputs = shape_inputs = (1,)
 
     def infer(self, inputs, attrs):
@@ -86,6 +88,7 @@ def reshape_like(x, ref):
 @register
 class BROADCAST_TO(Op):
     name, linear, backward_name = "broadcast_to", True, "Expand"
+    returns_view = True
 
     def normalize(self, inputs, attrs):
         return {"shape": _as_int_tuple(attrs["shape"], self.name)}
@@ -114,7 +117,7 @@ class BROADCAST_LIKE(Op):
     """Broadcast x to the run-time shape of `ref`."""
 
     name, linear, backward_name = "broadcast_like", True, "Expand"
-    fuses_as_broadcast = True
+    fuses_as_broadcast = returns_view = True
     nondiff_inputs = shape_inputs = (1,)
     scalar = "{0}"  # in a loop over ref's shape, the value is x read with broadcasting
 
@@ -141,6 +144,7 @@ def broadcast_like(x, ref):
 @register
 class EXPAND_DIMS(Op):
     name, linear, backward_name = "expand_dims", True, "Unsqueeze"
+    returns_view = True
 
     def normalize(self, inputs, attrs):
         axis = attrs["axis"]
@@ -166,6 +170,7 @@ def expand_dims(x, axis):
 @register
 class SQUEEZE(Op):
     name, linear = "squeeze", True
+    returns_view = True
 
     def normalize(self, inputs, attrs):
         x, axis = inputs[0], attrs.get("axis")
@@ -258,6 +263,9 @@ class CONCAT_PART(Op):
 
     def is_nondiff_input(self, index):
         return index >= 1
+
+    def is_shape_input(self, index):
+        return index >= 1  # the refs: only their sizes along `axis` are read
 
     def infer(self, inputs, attrs):
         ref = inputs[1 + attrs["index"]]
