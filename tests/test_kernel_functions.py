@@ -5,7 +5,7 @@ import re
 import numpy as np
 
 import graphc as gc
-from graphc.backends.numba_backend import codegen, kernel_cache
+from graphc.backends.numba_backend import kernel_cache
 from graphc.backends.numba_backend.kernel_functions import KERNEL_FUNCTIONS, functions_called
 from graphc.ir.registry import OPS
 
