@@ -64,7 +64,7 @@ def double_negation(node):
     return None
 
 
-# Ops that only give their input 0 a shape: the identity when it has that shape already.
+# Ops that bring input 0 to a target shape: the identity when it has that shape already.
 _SHAPE_FIXES = (SUM_LIKE, BROADCAST_LIKE, RESHAPE_LIKE, RESHAPE, BROADCAST_TO, SQUEEZE, EXPAND_DIMS)
 _RESHAPES = (RESHAPE, RESHAPE_LIKE)
 
