@@ -5,7 +5,6 @@ graphc/ only when installing). From a checkout, this finder gives graphc.ir, gra
 graphc.backends those sibling folders, so `python -c "import graphc"` and `python -m pytest` at
 the repository root use the checkout's files and only those, even next to a regular install.
 """
-import importlib.abc
 import importlib.util
 import os
 import sys
@@ -28,8 +27,12 @@ def checkout_root(package_dir):
     return root
 
 
-class SourceTreeFinder(importlib.abc.MetaPathFinder):
-    """Finds graphc.<sub> in <root>/<sub>; their own modules are then found the usual way."""
+class SourceTreeFinder:
+    """Finds graphc.<sub> in <root>/<sub>; their own modules are then found the usual way.
+
+    A meta path finder by protocol (find_spec) rather than by importlib.abc.MetaPathFinder,
+    whose import alone takes longer than the rest of graphc's own modules.
+    """
 
     def __init__(self, root):
         self.root = root
