@@ -267,6 +267,8 @@ def node_breakdown(f, call, reps=20):
     """
     import collections
 
+    from graphc.ir.ops.fused import FUSED
+
     run = getattr(f, "_run", None) or getattr(f._runner, "run", None)
     ns = getattr(run, "__globals__", None)
     if ns is None:
@@ -280,7 +282,7 @@ def node_breakdown(f, call, reps=20):
         if callable(value) and var in nodes and prefix in ("k", "op", "mm"):
             node = nodes[var]
             what = node.op.name
-            if what == "fused":
+            if node.op is FUSED:
                 what = "fused: " + " -> ".join(m.op.name for m in node.attrs["body"].nodes if m.inputs)
             count[what] += 1
             orig[key] = value

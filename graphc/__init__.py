@@ -4,34 +4,71 @@
     x = gc.placeholder((None, 3), "float64", name="x")
     y = gc.tanh(x).sum()
     f = gc.compile([x], [y, gc.grad(y, x)])
+
+Graph mode imports only what it uses: eager mode loads on first use of one of its names (or of
+an op on plain arrays, which gives a tensor), and numba when the numba backend first compiles.
 """
-from graphc.ir import ops as _ops
-from graphc.ir.errors import FeedError, GradientError, GraphcError, NaNError, RewriteError, ShapeError
-from graphc.ir.graph import Graph
-from graphc.ir.node import Node, Variable
-from graphc.ir.ops import (
+import importlib
+
+from . import source_tree
+
+source_tree.install(__path__[0])
+
+from graphc.ir import dispatch as _dispatch  # noqa: E402
+from graphc.ir import ops as _ops  # noqa: E402
+from graphc.ir.errors import FeedError, GradientError, GraphcError, NaNError, RewriteError, ShapeError  # noqa: E402
+from graphc.ir.graph import Graph  # noqa: E402
+from graphc.ir.node import Node, Variable  # noqa: E402
+from graphc.ir.ops import (  # noqa: E402
     abs, add, argmax, astype, broadcast_to, clip, concatenate, constant, cos, cross_entropy, div,
     equal, exp, expand_dims, expm1, gather, greater, greater_equal, index_select, less, less_equal,
     log, log1p, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, mul, neg,
     not_equal, placeholder, pow, relu, reshape, sigmoid, sign, sin, softmax, sqrt, square,
     squeeze, stack, stop_gradient, sub, sum, tanh, transpose, where,
 )
-from graphc.passes.autodiff import grad, jvp
+from graphc.passes.autodiff import grad, jvp  # noqa: E402
 
-from . import backend_registry as _backend_registry  # noqa: F401  (registers the backends)
-from .compile import compile
-from .inspect import debugprint
-from .modes import compare, jit, trace
+from . import backend_registry as _backend_registry  # noqa: E402, F401  (registers the backends)
+from .compile import compile  # noqa: E402
+from .inspect import debugprint  # noqa: E402
+from .modes import compare, jit, trace  # noqa: E402
 
 __version__ = "0.1.0"
 del _ops
 
-# ---- eager mode (API.md section 6): PyTorch-style tensors and autograd --------------------------
-from . import autograd  # noqa: E402
-from .eager import (  # noqa: E402
-    Tensor, arange, empty, enable_grad, eye, from_numpy, full, is_grad_enabled, manual_seed,
-    no_grad, ones, ones_like, rand, randn, randn_like, set_grad_enabled, tensor, zeros, zeros_like,
-)
+# ---- eager mode (API.md section 6): PyTorch-style tensors and autograd, loaded on first use ----
+_EAGER_NAMES = frozenset({
+    "Tensor", "arange", "empty", "enable_grad", "eye", "from_numpy", "full", "is_grad_enabled",
+    "manual_seed", "no_grad", "ones", "ones_like", "rand", "randn", "randn_like", "set_grad_enabled",
+    "tensor", "zeros", "zeros_like",
+})
+_LAZY_SUBMODULES = frozenset({"autograd", "eager"})
+
+
+def __getattr__(name):
+    if name in _EAGER_NAMES:
+        value = getattr(importlib.import_module("graphc.eager"), name)
+    elif name in _LAZY_SUBMODULES:
+        value = importlib.import_module(f"graphc.{name}")
+    else:
+        raise AttributeError(f"module 'graphc' has no attribute {name!r}")
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | _EAGER_NAMES | _LAZY_SUBMODULES)
+
+
+def _load_eager_for_plain_values(op, args, attrs):
+    # An op on plain arrays and scalars gives an eager tensor. Importing eager mode registers its
+    # own handler in place of this one, so this runs once.
+    importlib.import_module("graphc.eager")
+    return _dispatch.apply(op, *args, **attrs)
+
+
+_dispatch.register_plain_handler(_load_eager_for_plain_values)
+
 import numpy as _np  # noqa: E402
 
 # dtype names as in torch.float32 etc., for code written against PyTorch

@@ -7,6 +7,7 @@ import numpy as np
 from graphc.ir.errors import FeedError, ShapeError
 from graphc.ir.graph import Graph
 from graphc.ir.node import Node, Variable, read_state, write_state
+from graphc.ir.ops.sources import PLACEHOLDER
 from graphc.ir.typecheck import check_types
 from graphc.ir.types import fmt_shape, shapes_agree
 from graphc.passes.pipeline import PIPELINES, run_pipeline
@@ -28,7 +29,7 @@ def register_backend(name, factory):
 
 def _check_graph_spec(inputs, outputs, updates):
     for x in inputs:
-        if not isinstance(x, Node) or x.op.name != "placeholder":
+        if not isinstance(x, Node) or x.op is not PLACEHOLDER:
             raise TypeError(f"compile: inputs must be placeholders, got {x!r}")
     names = [x.name for x in inputs]
     dupes = sorted({n for n in names if names.count(n) > 1})
@@ -198,7 +199,7 @@ def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verif
     graph = Graph(inputs, outputs, updates)
     fed = {id(x) for x in graph.inputs}
     for node in graph.nodes:
-        if node.op.name == "placeholder" and id(node) not in fed:
+        if node.op is PLACEHOLDER and id(node) not in fed:
             raise FeedError(
                 f"compile: the outputs depend on placeholder '{node.name}' ({node.dtype.name}"
                 f"{fmt_shape(node.shape)}, built at {node.site}), which is not among the inputs"

@@ -1,6 +1,7 @@
 """Looking at graphs before they are compiled."""
 from graphc.ir.graph import Graph, toposort
 from graphc.ir.node import Node
+from graphc.ir.ops.sources import PLACEHOLDER
 
 
 def debugprint(nodes):
@@ -14,5 +15,5 @@ def debugprint(nodes):
     for root in roots:
         if not isinstance(root, Node):
             raise TypeError(f"debugprint: expected graph nodes, got {type(root).__name__}")
-    inputs = [n for n in toposort(roots) if n.op.name == "placeholder"]
+    inputs = [n for n in toposort(roots) if n.op is PLACEHOLDER]
     return str(Graph(inputs, roots))

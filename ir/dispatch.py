@@ -1,7 +1,7 @@
 """One entry point for every op call: `apply(op, *args, **attrs)`.
 
-It returns a graph node if any argument is a node, an eager tensor if any is a tensor (eager mode
-registers itself here), and otherwise computes eagerly on the plain values. Python scalars are
+It returns a graph node if any argument is a node, and otherwise an eager tensor (eager mode
+registers itself here for tensors and for plain arrays and scalars). Python scalars are
 'weak' (NumPy 2): they take the dtype of the arrays they meet, so a Python float does not widen a
 float32 node.
 """
@@ -15,16 +15,9 @@ from .types import weak_scalar_dtype
 _FRONTENDS = []
 
 
-def compute_plain(op, args, attrs):
-    """Run an op right away on arrays/scalars (no graph, no tape); returns an ndarray."""
-    args = resolve_weak_scalars(args, plain_dtype) if op.elementwise else args
-    arrays = [np.asarray(a) for a in args]
-    attrs = op.normalize(arrays, dict(attrs))
-    op.infer(arrays, attrs)  # same shape errors as graph mode
-    return np.asarray(op.impl(*arrays, **attrs))
-
-
-_PLAIN_HANDLER = [compute_plain]
+# What to do when no argument is a node or tensor. graphc's package __init__ sets it before any op
+# can be called (eager mode then replaces it: plain arrays and scalars give tensors).
+_PLAIN_HANDLER = [None]
 
 
 def register_frontend(cls, handler, priority):
@@ -33,7 +26,7 @@ def register_frontend(cls, handler, priority):
 
 
 def register_plain_handler(handler):
-    """What to do when no argument is a node or tensor (eager mode: compute, return a tensor)."""
+    """What to do when no argument is a node or tensor: handler(op, args, attrs)."""
     _PLAIN_HANDLER[0] = handler
 
 

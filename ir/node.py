@@ -4,7 +4,7 @@ import threading
 
 import numpy as np
 
-from .dispatch import apply, is_python_scalar, plain_dtype, register_frontend, resolve_weak_scalars
+from .dispatch import plain_dtype, register_frontend, resolve_weak_scalars
 from .errors import GraphcError, ShapeError
 from .operators import OperatorMixin
 from .source import user_site

@@ -1,11 +1,20 @@
-"""The op registry. Each op is declared once, in ir/ops/, as a subclass of `Op`.
+"""The op registry. Each op is declared once, in ir/ops/, as a subclass of `Op`, and registered
+as one instance (`TANH`, `SUM`, ...) that passes and backends compare by identity.
 
-An op declares its attributes' normalization, shape/dtype inference, NumPy reference
-implementation, VJP and JVP rules (written with other ops, so they serve graph autodiff, eager
-backward and higher-order gradients alike), and, for elementwise ops, a scalar expression that
-the fusion pass inlines into loops. Derivative rules are declared once: an elementwise op gives
-its partial derivatives (both rules follow), a linear op only its VJP, and an op no derivative
-passes through (`has_derivative`) none.
+An op declares everything known about it, so nothing outside ir/ops/ keys on its name:
+- facts, as class attributes: which inputs carry no gradient or are read only for their shape,
+  whether its result may be a view of input 0 or can be written into a given buffer, whether it
+  is elementwise (fusible), broadcasts, is linear or differentiable at all, which attributes hold
+  body graphs, how a reduction combines partial results, and its eager `grad_fn` name;
+- behaviour, as methods: attribute normalization, shape/dtype inference, the NumPy reference
+  implementation, the derivative rules (written with other ops, so they serve graph autodiff,
+  eager backward and higher-order gradients alike), the run-time sizes it ties together, and
+  extra lines for the graph listing;
+- for elementwise ops, a backend-neutral scalar expression that fusion inlines into loops.
+
+Derivative rules are declared once: an elementwise op gives its partial derivatives (both VJP and
+JVP follow), a linear op only its VJP, and an op no derivative passes through (`has_derivative`)
+none.
 """
 import numpy as np
 

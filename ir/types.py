@@ -96,10 +96,6 @@ def float_dtype_for(dtype):
     return dtype if dtype.kind in "fc" else np.dtype(np.float64)
 
 
-def is_float(dtype):
-    return np.dtype(dtype).kind in "fc"
-
-
 def check_none_dims(static_shapes, runtime_shapes, out_shape, what, site):
     """A None dimension never broadcasts implicitly: at run time it must equal the result's size.
 

@@ -9,7 +9,7 @@ def cse(graph):
     seen = {}
 
     def replace(node, inputs):
-        key = (node.op.name, tuple(id(x) for x in inputs), attrs_key(node.attrs), node.dtype.str)
+        key = (node.op, tuple(id(x) for x in inputs), attrs_key(node.attrs), node.dtype.str)
         if key in seen:
             return seen[key]
         seen[key] = clone_with_inputs(node, inputs)

@@ -9,8 +9,10 @@ from .dce import dce
 from .simplify import simplify
 from .stabilize import stabilize
 
-# canonicalize (constant folding, CSE) first, so that the local rules see shared subexpressions
-# and literal constants; DCE last drops what the rewrites orphaned.
+# stabilize first, on the graph as the user wrote it: its rules match the unstable forms users
+# write (log(softmax(x)), log(1 + x), ...). Then canonicalize (constant folding, CSE), so that
+# simplify's local rules see shared subexpressions and literal constants; CSE again merges what
+# simplify made equal, and DCE last drops what the rewrites orphaned.
 PIPELINES = {
     "default": [
         ("stabilize", stabilize),
@@ -22,12 +24,6 @@ PIPELINES = {
     ],
     "none": [],
 }
-
-
-def register_pass(pipeline, name, fn, after=None):
-    passes = PIPELINES.setdefault(pipeline, [])
-    index = len(passes) if after is None else [n for n, _ in passes].index(after) + 1
-    passes.insert(index, (name, fn))
 
 
 def run_pipeline(graph, passes, stats, verify=None):

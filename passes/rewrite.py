@@ -3,6 +3,7 @@ import functools
 
 from graphc.ir.graph import Graph
 from graphc.ir.node import Node
+from graphc.ir.ops.sources import PLACEHOLDER, VARIABLE
 
 
 def clone_with_inputs(node, inputs, attrs=None):
@@ -48,7 +49,7 @@ def rebuild(graph, replace):
     mapping = {}
     for node in graph.nodes:
         new_inputs = [mapping[id(x)] for x in node.inputs]
-        if not node.inputs and node.op.name in ("placeholder", "variable"):
+        if node.op in (PLACEHOLDER, VARIABLE):
             mapping[id(node)] = node
             continue
         mapping[id(node)] = replace(node, new_inputs)

@@ -6,6 +6,10 @@ import numpy as np
 
 from graphc.ir.ops import elementwise as ew
 from graphc.ir.ops import linalg, reductions, shape
+from graphc.ir.ops.elementwise import CAST, DIV, MUL, NEG, POW, STOP_GRADIENT, SUB
+from graphc.ir.ops.linalg import TRANSPOSE
+from graphc.ir.ops.reductions import SUM_LIKE
+from graphc.ir.ops.shape import BROADCAST_LIKE, BROADCAST_TO, EXPAND_DIMS, RESHAPE, RESHAPE_LIKE, SQUEEZE
 from graphc.ir.ops.sources import CONSTANT, constant
 from graphc.ir.types import is_known
 
@@ -30,21 +34,24 @@ def _keeps(node, x):
     return x.dtype == node.dtype and x.shape == node.shape
 
 
+# The right operand that leaves the left one unchanged.
+_RIGHT_UNIT = {MUL: 1, DIV: 1, SUB: 0, POW: 1}
+
+
 def identity_ops(node):
     """x*1, 1*x, x/1, x-0, x**1 -> x. (x+0 is kept: it turns -0.0 into +0.0, as NumPy does.)"""
-    name = node.op.name
-    if name in ("mul", "div", "sub", "pow") and len(node.inputs) == 2:
+    op = node.op
+    if op in _RIGHT_UNIT and len(node.inputs) == 2:
         x, y = node.inputs
-        unit = {"mul": 1, "div": 1, "sub": 0, "pow": 1}[name]
-        if _is_const(y, unit) and _keeps(node, x):
+        if _is_const(y, _RIGHT_UNIT[op]) and _keeps(node, x):
             return x
-        if name == "mul" and _is_const(x, 1) and _keeps(node, y):
+        if op is MUL and _is_const(x, 1) and _keeps(node, y):
             return y
-    if name == "pow" and _is_const(node.inputs[1], 2) and node.inputs[0].dtype == node.dtype:
+    if op is POW and _is_const(node.inputs[1], 2) and node.inputs[0].dtype == node.dtype:
         x = node.inputs[0]
         if node.shape == x.shape:
             return ew.square(x)
-    if name == "mul" and node.dtype.kind == "f":
+    if op is MUL and node.dtype.kind == "f":
         x, y = node.inputs
         if _is_const(y, -1) and _keeps(node, x):
             return ew.neg(x)
@@ -52,36 +59,39 @@ def identity_ops(node):
 
 
 def double_negation(node):
-    if node.op.name == "neg" and node.inputs[0].op.name == "neg":
+    if node.op is NEG and node.inputs[0].op is NEG:
         return node.inputs[0].inputs[0]
     return None
 
 
+# Ops that bring input 0 to a target shape: the identity when it has that shape already.
+_SHAPE_FIXES = (SUM_LIKE, BROADCAST_LIKE, RESHAPE_LIKE, RESHAPE, BROADCAST_TO, SQUEEZE, EXPAND_DIMS)
+_RESHAPES = (RESHAPE, RESHAPE_LIKE)
+
+
 def no_op_shape_ops(node):
     """Shape fixes whose input already has the target shape, and casts to the same dtype."""
-    name = node.op.name
-    if name in ("sum_like", "broadcast_like", "reshape_like") and _same_static_shape(node.inputs[0], node):
+    op = node.op
+    if op in _SHAPE_FIXES and _same_static_shape(node.inputs[0], node):
         return node.inputs[0]
-    if name in ("reshape", "broadcast_to", "squeeze", "expand_dims") and _same_static_shape(node.inputs[0], node):
+    if op is CAST and node.inputs[0].dtype == node.dtype:
         return node.inputs[0]
-    if name == "cast" and node.inputs[0].dtype == node.dtype:
+    if op is STOP_GRADIENT:  # only autodiff cares; at run time it is the identity
         return node.inputs[0]
-    if name == "stop_gradient":  # only autodiff cares; at run time it is the identity
-        return node.inputs[0]
-    if name == "transpose" and node.attrs["axes"] == tuple(range(node.ndim)):
+    if op is TRANSPOSE and node.attrs["axes"] == tuple(range(node.ndim)):
         return node.inputs[0]
     return None
 
 
 def chains(node):
     """transpose(transpose(x)) -> one transpose; reshape(reshape(x)) -> one reshape."""
-    name = node.op.name
+    op = node.op
     inner = node.inputs[0] if node.inputs else None
-    if name == "transpose" and inner.op.name == "transpose":
+    if op is TRANSPOSE and inner.op is TRANSPOSE:
         first, second = inner.attrs["axes"], node.attrs["axes"]
         return linalg.transpose(inner.inputs[0], tuple(first[a] for a in second))
-    if name in ("reshape", "reshape_like") and inner.op.name in ("reshape", "reshape_like"):
-        if name == "reshape":
+    if op in _RESHAPES and inner.op in _RESHAPES:
+        if op is RESHAPE:
             return shape.reshape(inner.inputs[0], node.attrs["shape"])
         return shape.reshape_like(inner.inputs[0], node.inputs[1])
     return None
@@ -89,7 +99,7 @@ def chains(node):
 
 def broadcast_then_sum(node):
     """Summing a broadcast copy of x back to x's shape is x times the number of copies."""
-    if node.op.name != "sum_like" or node.inputs[0].op.name not in ("broadcast_like", "broadcast_to"):
+    if node.op is not SUM_LIKE or node.inputs[0].op not in (BROADCAST_LIKE, BROADCAST_TO):
         return None
     spread = node.inputs[0]
     x = spread.inputs[0]
@@ -101,7 +111,7 @@ def broadcast_then_sum(node):
 
 def sum_like_to_sum(node):
     """sum_like with axes known at build time is a plain sum, which fusion can fold into a loop."""
-    if node.op.name != "sum_like":
+    if node.op is not SUM_LIKE:
         return None
     g, ref = node.inputs
     lead = g.ndim - ref.ndim

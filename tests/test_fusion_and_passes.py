@@ -102,7 +102,6 @@ def test_transpose_and_reshape_chains_collapse():
 
 
 def test_broadcast_then_sum_becomes_a_multiply():
-    x = gc.placeholder((3,), name="x")
     f, ops = _optimized(lambda x: gc.sum(gc.broadcast_to(x, (5, 3)), axis=0), shape=(3,))
     np.testing.assert_allclose(f(np.array([1.0, 2.0, 3.0])), [5.0, 10.0, 15.0])
 
