@@ -57,4 +57,6 @@ def fit_to_output(tangent, out):
 
 def call_jvp(op, tangents, out, inputs, attrs):
     tangent = op.jvp(tangents, out, *inputs, **attrs)
+    if isinstance(tangent, tuple):  # a tuple value's tangent: one per result, each already fitted
+        return tangent
     return None if tangent is None else fit_to_output(tangent, out)

@@ -1,7 +1,7 @@
 """A graph: the nodes needed for some outputs, in a deterministic topological order."""
 import numpy as np
 
-from .node import Variable
+from .node import Node, Variable
 
 
 def toposort(roots):
@@ -87,6 +87,17 @@ class Graph:
             yield node, parent
             for body in node.op.subgraphs(node.attrs):
                 yield from body.walk(node)
+
+    def inline(self, args):
+        """This body's outputs built over `args` (nodes, one per body input): a copy of every
+        node with each parameter replaced by its argument, keeping ops, attrs and sites."""
+        copies = {id(param): arg for param, arg in zip(self.inputs, args)}
+        for node in self.nodes:
+            if id(node) not in copies:
+                copies[id(node)] = Node(node.op, [copies[id(x)] for x in node.inputs], node.attrs, node.shape,
+                                        node.dtype, name=node.name, site=node.site, parts=node.parts) \
+                    if node.inputs else node
+        return [copies[id(x)] for x in self.outputs]
 
     def listing(self, kind="graph", indent="", labels=None):
         labels = labels or self.labels()

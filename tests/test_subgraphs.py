@@ -199,3 +199,33 @@ def test_verify_and_nan_check_use_the_interpreter_not_a_backend():
         tree = ast.parse((ROOT / module).read_text())
         imported = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module]
         assert not [m for m in imported if "backend" in m], (module, imported)
+
+
+def test_an_optimized_graph_with_kernels_can_be_differentiated_again():
+    """fused's VJP and JVP sweep its body: the gradient of a compiled graph's kernels (one and two
+    results) equals the gradient of the graph as built."""
+    inputs, grads = _gradients_of_f()
+    x, y = inputs
+    optimized = gc.compile(inputs, grads).graph
+    assert any(n.parts is not None for n in optimized.nodes)
+    gx, gy = optimized.outputs
+    second = gc.grad(gc.sum(gx * 0.5) + gc.sum(gy), [x, y])
+    want = gc.grad(gc.sum(grads[0] * 0.5) + gc.sum(grads[1]), [x, y])
+    tangent = gc.jvp(list(optimized.outputs), [x, y], [gc.constant(np.ones(3)), gc.constant(np.ones(3))])
+    tangent_want = gc.jvp(grads, [x, y], [gc.constant(np.ones(3)), gc.constant(np.ones(3))])
+    check = gc.compile([x, y], second + want + tangent + tangent_want, backend="numpy")
+    a, b = np.array([0.3, -1.2, 2.0]), np.array([1.5, 0.2, -0.7])
+    got = check(a, b)
+    for i in range(2):
+        np.testing.assert_allclose(got[i], got[2 + i], rtol=1e-12)
+        np.testing.assert_allclose(got[4 + i], got[6 + i], rtol=1e-12)
+
+
+def test_a_gradient_cut_inside_a_body_names_the_op_there():
+    x = gc.placeholder((None,), name="x")
+    p = parameter(x, 0)
+    step = ew.astype(ew.less(p, 0.0), "float64")
+    body = Graph([p], [ew.mul(step, 2.0)])
+    node = Node(FUSED, [x], {"body": body, "reasons": ("placeholder 'x'",)}, (None,), np.dtype("float64"))
+    with pytest.raises(gc.GradientError, match=r"non-differentiable op 'less' .*test_subgraphs.py"):
+        gc.grad(gc.sum(node), x)

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..interpreter import evaluate
 from ..registry import Op, register
+from ..sweeps import backward, forward
 from ..types import TupleType, fmt_shape
 
 
@@ -29,6 +30,16 @@ class FUSED(Op):
 
     def impl(self, *args, body, reasons):
         return self.evaluate(args, {"body": body, "reasons": reasons})
+
+    def vjp(self, g, out, *inputs, body, reasons):
+        """The body's own gradient, swept over the body inlined on the kernel's inputs (fusion
+        runs after autodiff, so this serves only a user differentiating an optimized graph)."""
+        cotangents = g if isinstance(g, tuple) else (g,)
+        return backward(body.inline(inputs), cotangents, inputs)
+
+    def jvp(self, tangents, out, *inputs, body, reasons):
+        results = forward(body.inline(inputs), {id(x): t for x, t in zip(inputs, tangents) if t is not None})
+        return results[0] if len(results) == 1 else tuple(results)
 
     def listing_notes(self, node, labels):
         body = node.attrs["body"]
