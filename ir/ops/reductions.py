@@ -124,7 +124,7 @@ class MIN(_Extreme):
 
 @register
 class LOGSUMEXP(_Weighted):
-    name, reducer = "logsumexp", staticmethod(np.sum)
+    name = "logsumexp"
 
     def infer(self, inputs, attrs):
         x = inputs[0]
