@@ -14,6 +14,7 @@ from common import (
 )
 
 import graphc as gc
+from graphc.backends.numba_backend.memory import Slot
 
 LIMIT_US = 5.0
 
@@ -69,7 +70,6 @@ def main():
                 targets=[Target(f"graphc<{LIMIT_US:g}us", absolute, kind="abs")])
 
     # Where a graphc call spends its time (0-d case): the pieces of CompiledFunction.__call__.
-    # graphc's internals are being reworked: each piece is measured only if it is there.
     print("graphc 0-d call breakdown (us per call; pieces overlap, they need not add up):")
     g = graphc_fns["0-d"]
     args = tuple(np.asarray(v) for v in rng.standard_normal(3))
@@ -91,20 +91,16 @@ def main():
         attempt("bind_feeds (full feed checks)", lambda: bind_feeds(g.graph.inputs, args, {}))
     except ImportError:
         pass
-    run = getattr(g, "_run", None) or getattr(runner, "run", runner)
-    try:
-        run(args)
-        attempt("driver run(args) (generated code + kernels)", lambda: run(args))
-    except Exception:
-        feeds = {id(x): v for x, v in zip(g.graph.inputs, args)}
-        attempt("driver run(feeds, state)", lambda: run(feeds, {}))
-    for node, kr in getattr(runner, "runners", []):
-        attempt(f"kernel runner alone ({' -> '.join(node.attrs['kernel'].ops())})", lambda kr=kr: kr(*args))
+    # the Executable contract (backends/base.py): run(feeds in input order, Variable values)
+    attempt("driver run(feeds, state) (generated code + kernels)", lambda: runner.run(args, ()))
+    for node, kr in runner.runners:
+        sinks = [Slot() for _ in kr.kernel.roots]
+        attempt(f"kernel runner alone ({kr.kernel.description})", lambda kr=kr, sinks=sinks: kr(sinks, args))
     attempt("numpy a*b+c (reference)", lambda: args[0] * args[1] + args[2])
     for name, t in time_all(pieces, warmup=200, repeats=9).items():
         print(f"  {name:<52} {t * 1e6:8.2f}")
     print("  generated driver:")
-    print("    " + runner.source.replace("\n", "\n    ") if hasattr(runner, "source") else "    (no .source)")
+    print("    " + runner.source.replace("\n", "\n    "))
     print()
     print_summary()
 
