@@ -27,3 +27,7 @@ class RewriteError(GraphcError, RuntimeError):
 
 class ExecutionError(GraphcError, RuntimeError):
     """An op failed while running; the message names the node and the user's file:line."""
+
+
+class IterationLimitError(GraphcError, RuntimeError):
+    """A while_loop reached its max_iterations while its condition still held."""
