@@ -12,4 +12,4 @@ from .shape import (  # noqa: F401
     broadcast_to, concatenate, expand_dims, reshape, squeeze, stack, zeros_like,
 )
 from .sources import constant, placeholder  # noqa: F401
-from . import fused, tuples  # noqa: F401, E402  (ops only passes create: registered here)
+from . import control, fused, tuples  # noqa: F401, E402  (ops built by passes and by graphc.control)

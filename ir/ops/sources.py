@@ -52,7 +52,12 @@ class PARAMETER(_Leaf):
 
 def parameter(like, index):
     """The body parameter standing for the outer value `like` (same shape, dtype, site)."""
-    return Node(PARAMETER, (), {"index": index}, like.shape, like.dtype, site=like.site)
+    return parameter_of(like.shape, like.dtype, index, like.site)
+
+
+def parameter_of(shape, dtype, index, site):
+    """A body parameter of the given type (a scan step's slice of a scanned input, say)."""
+    return Node(PARAMETER, (), {"index": index}, shape, dtype, site=site)
 
 
 _placeholder_count = [0]

@@ -1,0 +1,234 @@
+"""Graph-mode control flow: the user's functions are traced once into closed bodies.
+
+A function is called on `parameter` nodes standing for its arguments. What it returns is made a
+body graph; every outer value it read (a placeholder, a Variable, an intermediate, or a value it
+built that does not depend on the arguments, which is thereby computed once outside the loop)
+becomes a captured input of the loop node, and gradients flow to it like to any input.
+"""
+import numpy as np
+
+from graphc.ir.errors import ShapeError
+from graphc.ir.graph import Graph, toposort
+from graphc.ir.node import Node, as_node
+from graphc.ir.ops import elementwise as ew
+from graphc.ir.ops.control import COND, SCAN, WHILE, build
+from graphc.ir.ops.sources import parameter, parameter_of
+from graphc.ir.ops.tuples import part
+from graphc.ir.source import user_site
+from graphc.ir.types import fmt_shape
+
+from .pytree import flatten, leaf_paths, unflatten
+
+
+def _type_text(x):
+    return f"{x.dtype.name}{fmt_shape(x.shape)}"
+
+
+def _leaf_node(value, like=None):
+    """A structure leaf as a node: Python scalars take the dtype of the leaf they stand for."""
+    if isinstance(value, Node):
+        return value
+    if like is not None and isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
+        return as_node(np.asarray(value, like.dtype))
+    return as_node(value)
+
+
+def _trace(call, likes):
+    """(parameters, output leaves, output structure) of `call(parameters)`."""
+    params = [parameter_of(x.shape, x.dtype, i, x.site) for i, x in enumerate(likes)]
+    leaves, treedef = flatten(call(params))
+    return params, leaves, treedef
+
+
+def _close(params, outputs):
+    """(body, captured): the body graph over `params` plus one parameter per captured outer
+    value, and those outer values in order."""
+    order = toposort(outputs)
+    dependent = {id(p) for p in params}
+    for node in order:
+        if any(id(x) in dependent for x in node.inputs):
+            dependent.add(id(node))
+    inner = {id(p): p for p in params}
+    captured, extra = [], []
+
+    def inside(x):
+        if id(x) not in inner:  # an outer value: read through a new parameter
+            extra.append(parameter(x, len(params) + len(extra)))
+            captured.append(x)
+            inner[id(x)] = extra[-1]
+        return inner[id(x)]
+
+    for node in order:
+        if id(node) in dependent and id(node) not in inner:
+            inner[id(node)] = Node(node.op, [inside(x) for x in node.inputs], node.attrs, node.shape, node.dtype,
+                                   name=node.name, site=node.site, parts=node.parts)
+    body_outputs = [inside(y) for y in outputs]
+    return Graph(params + extra, body_outputs), captured
+
+
+def _merge_captures(*closed):
+    """Bodies that share one input list: (bodies over [own args] + all captures, captures)."""
+    captured, seen = [], {}
+    for _, caps in closed:
+        for c in caps:
+            if id(c) not in seen:
+                seen[id(c)] = len(captured)
+                captured.append(c)
+    return captured, seen
+
+
+def _rebase(body, n_args, caps, seen, all_captured, extra_args=()):
+    """`body` (over its args, then its own captures) as a body over its args, `extra_args`
+    (types of further arguments it ignores), then every capture in `all_captured`."""
+    params = [parameter(x, i) for i, x in enumerate(body.inputs[:n_args])]
+    params += [parameter(x, len(params)) for x in extra_args]
+    params += [parameter(c, len(params)) for c in all_captured]
+    base = n_args + len(extra_args)
+    own = [params[base + seen[id(c)]] for c in caps]
+    return Graph(params, body.inline(params[:n_args] + own))
+
+
+def _check_same(kind, site, what, expected, got, expected_def, got_def):
+    """A body's result must keep the structure, dtypes and shapes of what it was given."""
+    if expected_def != got_def:
+        raise TypeError(f"{kind}: {what} returned the structure {got_def!r}, expected {expected_def!r} "
+                        f"({kind} at {site})")
+    for path, want, have in zip(leaf_paths(expected_def), expected, got):
+        if want.dtype != have.dtype:
+            raise TypeError(f"{kind}: {what} changed {path} from {_type_text(want)} to {_type_text(have)}; "
+                            f"dtypes must stay the same ({kind} at {site}, the value built at {have.site})")
+        if tuple(want.shape) != tuple(have.shape):
+            raise ShapeError(f"{kind}: {what} changed {path} from {_type_text(want)} to {_type_text(have)}; "
+                             f"shapes must stay the same ({kind} at {site}, the value built at {have.site})")
+
+
+def _predicate(value, kind, site, what):
+    node = _leaf_node(value)
+    if node.shape != ():
+        raise TypeError(f"{kind}: {what} must be a bool or 0-d value, got shape {fmt_shape(node.shape)} "
+                        f"({kind} at {site})")
+    return node if node.dtype.kind == "b" else ew.not_equal(node, 0)
+
+
+def cond(pred, true_fn, false_fn, *operands):
+    site = user_site()
+    pred = _predicate(pred, "cond", site, "pred")
+    leaves, treedef = flatten(list(operands))
+    leaves = [_leaf_node(x) for x in leaves]
+
+    def branch(fn):
+        return lambda params: fn(*unflatten(treedef, params))
+
+    closed = []
+    results = []
+    for fn in (true_fn, false_fn):
+        params, outs, out_def = _trace(branch(fn), leaves)
+        outs = [_leaf_node(y) for y in outs]
+        results.append((outs, out_def))
+        closed.append(_close(params, outs))
+    (t_outs, t_def), (f_outs, f_def) = results
+    _check_same("cond", site, "false_fn", t_outs, f_outs, t_def, f_def)
+    captured, seen = _merge_captures(*closed)
+    bodies = [_rebase(body, len(leaves), caps, seen, captured) for body, caps in closed]
+    node = build(COND, [pred] + leaves + captured, {"true_body": bodies[0], "false_body": bodies[1], "site": site},
+                 site)
+    return unflatten(t_def, [part(node, j) for j in range(len(t_outs))])
+
+
+def while_loop(cond_fn, body_fn, init_val, max_iterations=None):
+    site = user_site()
+    if max_iterations is not None:
+        if not isinstance(max_iterations, (int, np.integer)) or isinstance(max_iterations, bool):
+            raise TypeError(f"while_loop: max_iterations must be None or an int, got {max_iterations!r} ({site})")
+        if max_iterations < 0:
+            raise ValueError(f"while_loop: max_iterations must be >= 0, got {max_iterations} ({site})")
+    init, treedef = flatten(init_val)
+    if not init:
+        raise ValueError(f"while_loop: init_val holds no values ({site})")
+    init = [_leaf_node(x) for x in init]
+    b_params, b_outs, b_def = _trace(lambda ps: body_fn(unflatten(treedef, ps)), init)
+    b_outs = [_leaf_node(y, like) for y, like in zip(b_outs, init)] if b_def == treedef else b_outs
+    _check_same("while_loop", site, "body_fn", init, [_leaf_node(y) for y in b_outs], treedef, b_def)
+    c_params, c_outs, c_def = _trace(lambda ps: cond_fn(unflatten(treedef, ps)), init)
+    if len(c_outs) != 1:
+        raise TypeError(f"while_loop: cond_fn must return one bool value, got the structure {c_def!r} "
+                        f"(while_loop at {site})")
+    closed_body = _close(b_params, b_outs)
+    closed_cond = _close(c_params, [_predicate(c_outs[0], "while_loop", site, "cond_fn's result")])
+    captured, seen = _merge_captures(closed_body, closed_cond)
+    body = _rebase(closed_body[0], len(init), closed_body[1], seen, captured)
+    cond_body = _rebase(closed_cond[0], len(init), closed_cond[1], seen, captured)
+    node = build(WHILE, init + captured, {"cond": cond_body, "body": body, "n_carry": len(init),
+                                          "max_iterations": max_iterations, "keep_history": True, "site": site}, site)
+    return unflatten(treedef, [part(node, j) for j in range(len(init))])
+
+
+def scan(fn, init, xs=None, length=None, reverse=False):
+    site = user_site()
+    carry, carry_def = flatten(init)
+    carry = [_leaf_node(x) for x in carry]
+    x_leaves, x_def = flatten(xs)
+    if xs is None:
+        x_leaves = []
+    if not x_leaves and length is None:
+        raise ValueError(f"scan: give xs or length ({site})")
+    x_leaves = [_leaf_node(x) for x in x_leaves]
+    for path, x in zip(leaf_paths(x_def), x_leaves):
+        if x.ndim == 0:
+            raise ShapeError(f"scan: xs{'' if path == 'value' else path} is 0-d; scanned values need a leading "
+                             f"axis to scan over ({site})")
+    leading = {x.shape[0] for x in x_leaves if x.shape[0] is not None}
+    if length is not None:
+        if not isinstance(length, (int, np.integer)) or isinstance(length, bool) or length < 0:
+            raise ValueError(f"scan: length must be an int >= 0, got {length!r} ({site})")
+        leading.add(int(length))
+    if len(leading) > 1:
+        sizes = [fmt_shape(x.shape) for x in x_leaves]
+        raise ShapeError(f"scan: the scanned values' leading sizes disagree: {', '.join(sizes)}"
+                         f"{'' if length is None else f' and length={length}'} ({site})")
+    static_length = int(length) if length is not None else None
+    likes = carry + [parameter_of(x.shape[1:], x.dtype, 0, x.site) for x in x_leaves]  # one step's slices
+    params = [parameter_of(x.shape, x.dtype, i, x.site) for i, x in enumerate(likes)]
+
+    def step(params):
+        c = unflatten(carry_def, params[:len(carry)])
+        x = unflatten(x_def, params[len(carry):]) if xs is not None else None
+        result = fn(c, x)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise TypeError(f"scan: fn must return a pair (carry, y), got {type(result).__name__} (scan at {site})")
+        return result
+
+    result = step(params)
+    out_carry, out_def = flatten(result[0])
+    out_carry = [_leaf_node(y, like) for y, like in zip(out_carry, carry)] if out_def == carry_def else out_carry
+    _check_same("scan", site, "fn", carry, [_leaf_node(y) for y in out_carry], carry_def, out_def)
+    ys, y_def = flatten(result[1])
+    ys = [_leaf_node(y) for y in ys] if result[1] is not None else []
+    body, captured = _close(params, out_carry + ys)
+    attrs = {"body": body, "n_carry": len(carry), "n_xs": len(x_leaves), "length": static_length,
+             "reverse": bool(reverse), "keep_history": True, "site": site}
+    node = build(SCAN, carry + x_leaves + captured, attrs, site)
+    final = unflatten(carry_def, [part(node, j) for j in range(len(carry))])
+    stacked = unflatten(y_def, [part(node, len(carry) + j) for j in range(len(ys))]) if result[1] is not None else None
+    return final, stacked
+
+
+def fori_loop(lower, upper, body_fn, init_val):
+    site = user_site()
+    if isinstance(lower, Node) or isinstance(upper, Node):
+        lower, upper = _leaf_node(lower), _leaf_node(upper)
+        dtype = np.result_type(lower.dtype, upper.dtype)
+        if dtype.kind not in "iu":
+            raise TypeError(f"fori_loop: the bounds must be integers, got {lower.dtype} and {upper.dtype} ({site})")
+        lower, upper = lower.astype(dtype), upper.astype(dtype)
+        state = (lower, init_val)
+        _, value = while_loop(lambda s: ew.less(s[0], upper), lambda s: (s[0] + 1, body_fn(s[0], s[1])), state)
+        return value
+    for name, bound in (("lower", lower), ("upper", upper)):
+        if not isinstance(bound, (int, np.integer)) or isinstance(bound, bool):
+            raise TypeError(f"fori_loop: {name} must be an int or an integer node, got {bound!r} ({site})")
+    dtype = np.result_type(np.asarray(lower).dtype, np.asarray(upper).dtype)
+    start = as_node(np.asarray(lower, dtype))
+    trips = max(0, int(upper) - int(lower))
+    (_, value), _ = scan(lambda s, _: ((s[0] + 1, body_fn(s[0], s[1])), None), (start, init_val), length=trips)
+    return value
