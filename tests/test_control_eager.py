@@ -381,3 +381,15 @@ def test_scan_carry_and_y_checks():
 def test_carry_leaf_of_unknown_type_is_a_type_error():
     with pytest.raises(TypeError, match=r"while_loop: carry\[1\] is a str, not a tensor, array or scalar"):
         while_loop(lambda s: False, lambda s: s, (1.0, "x"))
+
+
+def test_scan_second_order_gradient():
+    w = leaf(1.5)
+    carry, ys = scan(lambda c, x: (c * w + x, c), gc.tensor(1.0), gc.tensor([0.0, 1.0, 2.0]))
+    # carry = ((w + 0) w + 1) w + 2 = w^3 + w + 2; ys = [1, w, w^2 + 1]
+    np.testing.assert_allclose(carry.item(), 1.5 ** 3 + 1.5 + 2)
+    np.testing.assert_allclose(ys.detach().numpy(), [1.0, 1.5, 1.5 ** 2 + 1])
+    (dw,) = gc.eager.grad(carry, w, create_graph=True)
+    np.testing.assert_allclose(dw.item(), 3 * 1.5 ** 2 + 1)
+    (d2w,) = gc.eager.grad(dw, w)
+    np.testing.assert_allclose(d2w.item(), 6 * 1.5)
