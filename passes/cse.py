@@ -1,10 +1,9 @@
 """Common-subexpression elimination: one node per (op, inputs, attrs)."""
 from graphc.ir.registry import attrs_key
 
-from .rewrite import clone_with_inputs, rebuild, within_bodies
+from .rewrite import clone_with_inputs, rebuild
 
 
-@within_bodies
 def cse(graph):
     seen = {}
 

@@ -1,10 +1,7 @@
 """Dead-code elimination: keep only what the outputs and updates need."""
 from graphc.ir.graph import Graph
 
-from .rewrite import within_bodies
 
-
-@within_bodies
 def dce(graph):
     # Graph() walks back from outputs and updates, so unreachable nodes are simply not included.
     return Graph(graph.inputs, graph.outputs, graph.updates)

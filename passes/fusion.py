@@ -12,7 +12,7 @@ Each kernel becomes one `fused` node whose body graph holds copies of its member
 from graphc.ir.graph import Graph
 from graphc.ir.node import Node
 from graphc.ir.ops.fused import FUSED
-from graphc.ir.ops.sources import CONSTANT, PLACEHOLDER, VARIABLE, parameter
+from graphc.ir.ops.sources import CONSTANT, PARAMETER, PLACEHOLDER, VARIABLE, parameter
 from graphc.ir.ops.tuples import part
 from graphc.ir.types import fmt_shape
 
@@ -102,6 +102,8 @@ def _boundary_reason(x, uses, is_output, kernel):
         return f"{kind} '{x.label}'"
     if x.op is CONSTANT:
         return "constant"
+    if x.op is PARAMETER:
+        return "a parameter of the body"
     if is_output:
         return "a graph output, kept in memory"
     if x.op.combine is not None:

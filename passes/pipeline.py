@@ -6,6 +6,7 @@ import time
 from .constant_fold import constant_fold
 from .cse import cse
 from .dce import dce
+from .rewrite import within_bodies
 from .simplify import simplify
 from .stabilize import stabilize
 
@@ -27,11 +28,12 @@ PIPELINES = {
 
 
 def run_pipeline(graph, passes, stats, verify=None):
-    """Run (name, fn) passes in order, recording each in `stats`; `verify(name, before, after)`."""
+    """Run (name, fn) passes in order, recording each in `stats`; `verify(name, before, after)`.
+    Each pass runs inside every body first (a loop's body is optimized and fused like a graph)."""
     for name, fn in passes:
         before = len(graph.nodes)
         start = time.perf_counter()
-        result = fn(graph)
+        result = within_bodies(fn)(graph)
         elapsed = time.perf_counter() - start
         stats.record_pass(name, before, len(result.nodes), elapsed)
         if verify is not None:

@@ -3,7 +3,7 @@ import functools
 
 from graphc.ir.graph import Graph
 from graphc.ir.node import Node
-from graphc.ir.ops.sources import PLACEHOLDER, VARIABLE
+from graphc.ir.ops.sources import PARAMETER, PLACEHOLDER, VARIABLE
 
 
 def clone_with_inputs(node, inputs, attrs=None):
@@ -44,12 +44,13 @@ def map_bodies(graph, fn):
 def rebuild(graph, replace):
     """A new Graph where each node is `replace(node, new_inputs)` (which may return a clone).
 
-    Leaves (placeholders, variables) are never replaced, so feeds and updates keep their keys.
+    Leaves fed from outside (placeholders, variables, a body's parameters) are never replaced,
+    so feeds and updates keep their keys and two parameters of one type stay two inputs.
     """
     mapping = {}
     for node in graph.nodes:
         new_inputs = [mapping[id(x)] for x in node.inputs]
-        if node.op in (PLACEHOLDER, VARIABLE):
+        if node.op in (PLACEHOLDER, VARIABLE, PARAMETER):
             mapping[id(node)] = node
             continue
         mapping[id(node)] = replace(node, new_inputs)

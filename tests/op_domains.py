@@ -637,6 +637,74 @@ add(Case("zeros_like", "int64", lambda x: shp.zeros_like(x, np.int64), [(2, 3)],
 add(Case("zeros_like", "plus_x", lambda x: x + shp.zeros_like(x), [(5,)], lambda x: x + 0.0))
 
 
+# ---- control flow (built by gc.scan / gc.while_loop / gc.cond / gc.fori_loop) --------------------
+def _rnn(h0, xs, w):
+    h_t, hs = gc.scan(lambda h, x: (gc.tanh(h @ w + x),) * 2, h0, xs)
+    return hs + h_t
+
+
+def _rnn_ref(h0, xs, w):
+    h, hs = h0, []
+    for x in xs:
+        h = np.tanh(h @ w + x)
+        hs.append(h)
+    return np.stack(hs) + h
+
+
+def _leaky_sum_reverse(c0, xs, scale):
+    # the carry and per-step outputs of a reverse scan, a captured value, a dict carry
+    final, ys = gc.scan(lambda c, x: ({"s": c["s"] * 0.5 + x * scale}, c["s"] * x), {"s": c0}, xs, reverse=True)
+    return ys + final["s"]
+
+
+def _leaky_sum_reverse_ref(c0, xs, scale):
+    s, ys = c0, [None] * len(xs)
+    for t in range(len(xs) - 1, -1, -1):
+        ys[t] = s * xs[t]
+        s = s * 0.5 + xs[t] * scale
+    return np.stack(ys) + s
+
+
+def _newton_sqrt(a):
+    _, x = gc.while_loop(lambda s: s[0] < 6, lambda s: (s[0] + 1, 0.5 * (s[1] + a / s[1])), (0, a + 1.0))
+    return x
+
+
+def _newton_sqrt_ref(a):
+    x = a + 1.0
+    for _ in range(6):
+        x = 0.5 * (x + a / x)
+    return x
+
+
+def _fori_poly(x):
+    return gc.fori_loop(0, 3, lambda i, acc: acc * x + gc.astype(i, x.dtype), gc.zeros_like(x) + 1.0)
+
+
+def _fori_poly_ref(x):
+    acc = np.ones_like(x)
+    for i in range(3):
+        acc = acc * x + i
+    return acc
+
+
+def _branches(p, x):
+    return gc.cond(p > 0, lambda v: gc.sin(v) * 2.0, lambda v: v * v, x)
+
+
+add(Case("scan", "rnn", _rnn, [(2, 3), (4, 2, 3), (3, 3)], _rnn_ref,
+         gen=each(normal, normal, lambda rng, s: rng.standard_normal(s) * 0.5), rtol=1e-12, atol=1e-12))
+add(Case("scan", "reverse_dict_carry_captured", _leaky_sum_reverse, [(3,), (5, 3), ()], _leaky_sum_reverse_ref,
+         rtol=1e-12, atol=1e-12))
+add(Case("scan", "fori_loop_static_bounds", _fori_poly, [(4,)], _fori_poly_ref, rtol=1e-12, atol=1e-12))
+add(Case("while", "newton_sqrt", _newton_sqrt, [(3,)], _newton_sqrt_ref, gen=each(positive),
+         rtol=1e-12, atol=1e-12))
+for _sign, _gen in (("true", uniform(0.5, 1.0)), ("false", uniform(-1.0, -0.5))):
+    add(Case("cond", f"taken_{_sign}", _branches, [(), (3,)],
+             lambda p, x: np.sin(x) * 2.0 if p > 0 else x * x, gen=each(_gen, normal), diff=(1,),
+             rtol=1e-12, atol=1e-12))
+
+
 # ---- graph leaves ------------------------------------------------------------------------------
 _CONST = np.array([[1.5, -2.0, 0.5], [3.0, 0.25, -1.0]])
 _VAR = np.array([0.5, -1.0, 2.0])

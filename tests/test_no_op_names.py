@@ -18,6 +18,8 @@ _TEMPLATE_FUNCTION = "a scalar-template function name mapped to this backend's i
 NOT_OP_REFERENCES = {
     ("graphc/__init__.py", "zeros_like"): "the eager function gc.zeros_like, loaded on first use",
     ("passes/fusion.py", "constant"): "the listing's text for why a kernel ends at a constant",
+    **{(path, name): "the name of the user's function (gc.cond, gc.scan) in its error messages"
+       for path in ("graphc/control/graph.py", "graphc/control/eager.py") for name in ("cond", "scan")},
     ("bench/bench_overhead.py", "abs"): "a benchmark target kind: an absolute time limit",
     **{("bench/bench_vecmath.py", name): "the label of the vecmath function a case times"
        for name in ("exp", "log", "sigmoid", "tanh")},

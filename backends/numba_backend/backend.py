@@ -14,7 +14,7 @@ from graphc.ir.errors import GraphcError
 from graphc.ir.interpreter import located
 from graphc.ir.ops.fused import FUSED
 from graphc.ir.ops.linalg import MATMUL, TRANSPOSE
-from graphc.ir.ops.sources import CONSTANT, PLACEHOLDER, VARIABLE
+from graphc.ir.ops.sources import CONSTANT, PARAMETER, PLACEHOLDER, VARIABLE
 from graphc.ir.ops.tuples import PART
 from graphc.passes.fusion import fuse
 from graphc.passes.verify import RUNTIME_SIZE
@@ -56,7 +56,7 @@ class DriverSource:
     """The driver being generated: its lines, the objects its lines name, and where each node's
     value lives (a local `v<i>`) and which workspace entries receive each step's results."""
 
-    def __init__(self, graph, stats, nan_check, max_plans):
+    def __init__(self, graph, stats, nan_check, plan_cache):
         self.graph = graph
         self.stats = stats
         self.nan_check = nan_check
@@ -68,11 +68,11 @@ class DriverSource:
         self.recyclers = 0
         self.sinks = {}  # id(owner) -> index of its buffer (or result recycler) in a workspace
         self.namespace = {"free": [], "workspace": None}
-        self.lines = []
         self.runners = []  # (node, KernelRunner)
-        self.plan_cache = PlanCache(max_plans, stats)
+        self.plan_cache = plan_cache
         self.near_blas = any(node.op is MATMUL for node in graph.nodes)
         self.numpy_ops = {}
+        self.bodies = []  # drivers of the bodies of control-flow nodes
 
     def bind(self, prefix, node, value):
         """Put `value` in the driver's namespace under a name for this node; returns the name."""
@@ -136,6 +136,7 @@ def _lower_part(d, node, args):
 # op -> lowering(driver, node, argument names) -> the expression computing the node's value
 LOWERINGS = {
     PLACEHOLDER: _lower_placeholder,
+    PARAMETER: _lower_placeholder,  # a body's inputs are its driver's feeds
     VARIABLE: _lower_variable,
     CONSTANT: _lower_constant,
     FUSED: _lower_fused,
@@ -143,6 +144,25 @@ LOWERINGS = {
     TRANSPOSE: _lower_transpose,
     PART: _lower_part,
 }
+
+
+def _lower_with_bodies(d, node, args):
+    """An op whose bodies run as whole graphs (cond, loops): each body compiled once, as a driver
+    of its own, and the op's own control logic calling those drivers."""
+    drivers = [CompiledDriver(body, d.stats, d.nan_check, None, d.plan_cache) for body in node.op.subgraphs(node.attrs)]
+    d.bodies.extend(drivers)
+    runs = [_body_runner(driver) for driver in drivers]
+    attrs, run_with = node.attrs, node.op.run_with
+    return f"{d.step(node, located_step(node, lambda *inputs: run_with(attrs, inputs, runs)))}({args})"
+
+
+def _body_runner(driver):
+    run = driver.run
+
+    def run_body(args):
+        return run(args, ())[0]
+
+    return run_body
 
 
 def _lower_numpy(d, node, args):
@@ -163,14 +183,17 @@ class CompiledDriver(Executable):
     never share a buffer and never wait for each other.
     """
 
-    def __init__(self, graph, stats, nan_check, max_plans):
+    def __init__(self, graph, stats, nan_check, max_plans, plan_cache=None):
+        """plan_cache: the outermost driver's, for the driver of a body (which then leaves the
+        summary in `stats` to the outermost)."""
         self.graph = graph
-        d = DriverSource(graph, stats, nan_check, max_plans)
+        outermost = plan_cache is None
+        d = DriverSource(graph, stats, nan_check, plan_cache or PlanCache(max_plans, stats))
         lines = ["def run(feeds, state):", "    try:", "        ws = free.pop()", "    except IndexError:",
                  "        ws = workspace()"]
         for node in graph.nodes:
             args = ", ".join(d.names[id(x)] for x in node.inputs)
-            lower = LOWERINGS.get(node.op, _lower_numpy)
+            lower = LOWERINGS.get(node.op) or (_lower_with_bodies if node.op.body_attrs else _lower_numpy)
             lines.append(f"    {d.names[id(node)]} = {lower(d, node, args)}")
         outs = ", ".join(d.names[id(x)] for x in graph.outputs)
         ups = ", ".join(d.names[id(v)] for v in graph.updates.values())
@@ -184,18 +207,33 @@ class CompiledDriver(Executable):
         exec(compile(self.source, "<graphc driver>", "exec"), d.namespace)
         self.run = d.namespace["run"]
         self.runners = d.runners
-        stats.kernels = len(d.runners)
-        stats.buffers = d.slot_count
-        stats.buffered_values = len(d.slots)
-        stats.numpy_ops = {op.name: count for op, count in d.numpy_ops.items()}
+        self.bodies = d.bodies
+        # What this driver runs, its bodies' drivers included (for the stats of the outermost).
+        self.kernel_count = len(d.runners) + sum(body.kernel_count for body in d.bodies)
+        self.buffer_count = d.slot_count + sum(body.buffer_count for body in d.bodies)
+        self.buffered_values = len(d.slots) + sum(body.buffered_values for body in d.bodies)
+        self.numpy_op_counts = dict(d.numpy_ops)
+        for body in d.bodies:
+            for op, count in body.numpy_op_counts.items():
+                self.numpy_op_counts[op] = self.numpy_op_counts.get(op, 0) + count
+        if outermost:
+            self._record(stats)
+
+    def _record(self, stats):
+        stats.kernels = self.kernel_count
+        stats.buffers = self.buffer_count
+        stats.buffered_values = self.buffered_values
+        stats.numpy_ops = {op.name: count for op, count in self.numpy_op_counts.items()}
         stats.slow_paths.extend(
             f"{count} x {op.name} runs as a NumPy op (not fused)"
-            for op, count in sorted(d.numpy_ops.items(), key=lambda item: item[0].name)
+            for op, count in sorted(self.numpy_op_counts.items(), key=lambda item: item[0].name)
             if not op.returns_view
         )
 
     def warm(self):
         """Compile every kernel now (for the layouts static shapes predict), not on the first call."""
+        for body in self.bodies:
+            body.warm()
         for node, runner in self.runners:
             kernel = runner.kernel
             try:
@@ -211,7 +249,8 @@ class CompiledDriver(Executable):
     @property
     def kernel_sources(self):
         """The generated numba source of every kernel variant compiled so far."""
-        return "\n".join(f"# {r.kernel.description}\n{r.source}" for _, r in self.runners)
+        own = [f"# {r.kernel.description}\n{r.source}" for _, r in self.runners]
+        return "\n".join(own + [body.kernel_sources for body in self.bodies if body.kernel_sources])
 
 
 class NumbaBackend(Backend):

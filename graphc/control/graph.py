@@ -80,9 +80,9 @@ def _merge_captures(*closed):
 def _rebase(body, n_args, caps, seen, all_captured, extra_args=()):
     """`body` (over its args, then its own captures) as a body over its args, `extra_args`
     (types of further arguments it ignores), then every capture in `all_captured`."""
-    params = [parameter(x, i) for i, x in enumerate(body.inputs[:n_args])]
-    params += [parameter(x, len(params)) for x in extra_args]
-    params += [parameter(c, len(params)) for c in all_captured]
+    params = []
+    for x in list(body.inputs[:n_args]) + list(extra_args) + list(all_captured):
+        params.append(parameter(x, len(params)))
     base = n_args + len(extra_args)
     own = [params[base + seen[id(c)]] for c in caps]
     return Graph(params, body.inline(params[:n_args] + own))

@@ -103,12 +103,25 @@ def run_while(attrs, args, run_cond, run_body):
     return tuple(results)
 
 
-class _Loop(Op):
+class _ControlFlow(Op):
+    """An op whose bodies run as whole graphs: `run_with(attrs, args, run_bodies)` is its
+    semantics given one function per body (in body_attrs order) that runs it on a list of
+    arguments; the interpreter and each backend supply their own."""
+
     noted_attrs = ("site",)  # the node's own line already shows it
+
+    def run_with(self, attrs, args, run_bodies):
+        raise NotImplementedError(self.name)
+
+    def evaluate(self, args, attrs, observe=None):
+        return self.run_with(attrs, args, [_run_body(body, observe) for body in self.subgraphs(attrs)])
+
+    def impl(self, *args, **attrs):
+        return self.evaluate(args, attrs)
 
 
 @register
-class SCAN(_Loop):
+class SCAN(_ControlFlow):
     """inputs: initial carries, scanned inputs (stacked along axis 0), captured values.
     Results: final carries, stacked per-step outputs, and (keep_history) the stacked carries
     each step started from."""
@@ -126,11 +139,8 @@ class SCAN(_Loop):
             parts += [((length,) + x.shape, x.dtype) for x in inputs[:n_carry]]
         return TupleType(parts)
 
-    def evaluate(self, args, attrs, observe=None):
-        return run_scan(attrs, args, _run_body(attrs["body"], observe))
-
-    def impl(self, *args, **attrs):
-        return self.evaluate(args, attrs)
+    def run_with(self, attrs, args, run_bodies):
+        return run_scan(attrs, args, run_bodies[0])
 
     def vjp(self, g, out, *inputs, **attrs):
         n_carry, n_xs = attrs["n_carry"], attrs["n_xs"]
@@ -175,7 +185,7 @@ class SCAN(_Loop):
 
 
 @register
-class WHILE(_Loop):
+class WHILE(_ControlFlow):
     """inputs: initial carries, captured values (read by the condition and the body). Results:
     final carries and (keep_history) the stacked carries each iteration started from."""
 
@@ -189,11 +199,8 @@ class WHILE(_Loop):
             parts += [((None,) + x.shape, x.dtype) for x in inputs[:n_carry]]
         return TupleType(parts)
 
-    def evaluate(self, args, attrs, observe=None):
-        return run_while(attrs, args, _run_body(attrs["cond"], observe), _run_body(attrs["body"], observe))
-
-    def impl(self, *args, **attrs):
-        return self.evaluate(args, attrs)
+    def run_with(self, attrs, args, run_bodies):
+        return run_while(attrs, args, *run_bodies)
 
     def vjp(self, g, out, *inputs, **attrs):
         n_carry = attrs["n_carry"]
@@ -232,24 +239,20 @@ class WHILE(_Loop):
 
 
 @register
-class COND(Op):
+class COND(_ControlFlow):
     """inputs: the predicate, then the operands and captured values both branches read.
     Results: the taken branch's outputs. Only the taken branch runs."""
 
     name = "cond"
     body_attrs = ("true_body", "false_body")
     nondiff_inputs = (0,)
-    noted_attrs = ("site",)
 
     def infer(self, inputs, attrs):
         return TupleType((y.shape, y.dtype) for y in attrs["true_body"].outputs)
 
-    def evaluate(self, args, attrs, observe=None):
-        taken = attrs["true_body"] if bool(np.asarray(args[0])) else attrs["false_body"]
-        return tuple(np.asarray(v) for v in evaluate(taken, list(args[1:]), observe=observe)[0])
-
-    def impl(self, *args, **attrs):
-        return self.evaluate(args, attrs)
+    def run_with(self, attrs, args, run_bodies):
+        taken = run_bodies[0] if bool(np.asarray(args[0])) else run_bodies[1]
+        return tuple(np.asarray(v) for v in taken(list(args[1:])))
 
     def vjp(self, g, out, pred, *operands, true_body, false_body, site):
         wrt = [i for i, x in enumerate(operands) if _is_float(x)]
