@@ -139,6 +139,11 @@ class Op:
     # Attributes that listing_notes shows below the node instead of inline.
     noted_attrs = ()
 
+    def history_parts(self, attrs):
+        """A loop's result positions holding the carries stored per step for its gradient, if
+        it keeps them (a pass drops them where nothing reads them). Empty for other ops."""
+        return range(0)
+
     def listing_notes(self, node, labels):
         """Extra lines shown under the node in a graph listing (why a kernel ends where it does)."""
         return []

@@ -6,6 +6,7 @@ import time
 from .constant_fold import constant_fold
 from .cse import cse
 from .dce import dce
+from .prune_loops import prune_loop_history
 from .rewrite import within_bodies
 from .simplify import simplify
 from .stabilize import stabilize
@@ -13,7 +14,8 @@ from .stabilize import stabilize
 # stabilize first, on the graph as the user wrote it: its rules match the unstable forms users
 # write (log(softmax(x)), log(1 + x), ...). Then canonicalize (constant folding, CSE), so that
 # simplify's local rules see shared subexpressions and literal constants; CSE again merges what
-# simplify made equal, and DCE last drops what the rewrites orphaned.
+# simplify made equal, and DCE drops what the rewrites orphaned. Last, loops drop the per-step
+# history that no gradient reads.
 PIPELINES = {
     "default": [
         ("stabilize", stabilize),
@@ -22,6 +24,7 @@ PIPELINES = {
         ("simplify", simplify),
         ("cse_again", cse),
         ("dce", dce),
+        ("prune_loops", prune_loop_history),
     ],
     "none": [],
 }

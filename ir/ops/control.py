@@ -39,12 +39,28 @@ def _run_body(body, observe):
     return run
 
 
-def _stack(values, leaf, length):
-    """Per-step values stacked along a new axis 0; with no steps, an empty array whose other
-    dimensions are the static ones (None -> 0)."""
+def _stack(values, shape, dtype):
+    """Per-step values stacked along a new axis 0; with no steps, an empty (0, *shape) array."""
     if values:
         return np.stack([np.asarray(v) for v in values])
-    return np.zeros((0,) + tuple(0 if d is None else d for d in leaf.shape), leaf.dtype)
+    return np.zeros((0,) + tuple(shape), dtype)
+
+
+def _step_output_shapes(body, n_carry, args, run_body, site):
+    """The run-time shapes of one step's outputs of a scan that makes no step: static where the
+    body knows them, else from running the body once on zeros of its inputs' shapes."""
+    outputs = body.outputs[n_carry:]
+    if all(None not in y.shape for y in outputs):
+        return [y.shape for y in outputs]
+    try:
+        with np.errstate(all="ignore"):
+            values = run_body([np.zeros(np.shape(a), np.asarray(a).dtype) for a in args])
+    except Exception as err:
+        raise ShapeError(
+            f"scan: with no steps to run, the shape of its stacked outputs ({', '.join(str(y.shape) for y in outputs)}"
+            f" as built) could not be found by running the body once on zeros: {err} (scan built at {site})"
+        ) from err
+    return [np.shape(v) for v in values[n_carry:]]
 
 
 def run_scan(attrs, args, run_body):
@@ -71,10 +87,16 @@ def run_scan(attrs, args, run_body):
         ys.reverse()
         history.reverse()
     y_leaves = body.outputs[n_carry:]
+    if length == 0:
+        slices = [np.zeros(x.shape[1:], x.dtype) for x in xs]
+        y_shapes = _step_output_shapes(body, n_carry, carry + slices + captured, run_body, attrs["site"])
+    else:
+        y_shapes = [None] * len(y_leaves)
     results = [np.asarray(c) for c in carry]
-    results += [_stack([y[j] for y in ys], leaf, length) for j, leaf in enumerate(y_leaves)]
+    results += [_stack([y[j] for y in ys], shape, leaf.dtype) for j, (leaf, shape) in enumerate(zip(y_leaves, y_shapes))]
     if attrs["keep_history"]:
-        results += [_stack([h[j] for h in history], leaf, length) for j, leaf in enumerate(body.inputs[:n_carry])]
+        results += [_stack([h[j] for h in history], np.shape(c), leaf.dtype)
+                    for j, (leaf, c) in enumerate(zip(body.inputs[:n_carry], carry))]
     return tuple(results)
 
 
@@ -97,9 +119,9 @@ def run_while(attrs, args, run_cond, run_body):
         carry = list(run_body(carry + captured))
         trips += 1
     results = [np.asarray(c) for c in carry]
-    if attrs["keep_history"]:
-        results += [_stack([h[j] for h in history], leaf, trips)
-                    for j, leaf in enumerate(attrs["body"].inputs[:n_carry])]
+    if attrs["keep_history"]:  # every carry keeps its shape, so the last one gives the empty stack's
+        results += [_stack([h[j] for h in history], np.shape(c), leaf.dtype)
+                    for j, (leaf, c) in enumerate(zip(attrs["body"].inputs[:n_carry], carry))]
     return tuple(results)
 
 
@@ -141,6 +163,10 @@ class SCAN(_ControlFlow):
 
     def run_with(self, attrs, args, run_bodies):
         return run_scan(attrs, args, run_bodies[0])
+
+    def history_parts(self, attrs):
+        start = len(attrs["body"].outputs)  # after the final carries and the per-step outputs
+        return range(start, start + attrs["n_carry"]) if attrs["keep_history"] else range(0)
 
     def vjp(self, g, out, *inputs, **attrs):
         n_carry, n_xs = attrs["n_carry"], attrs["n_xs"]
@@ -201,6 +227,10 @@ class WHILE(_ControlFlow):
 
     def run_with(self, attrs, args, run_bodies):
         return run_while(attrs, args, *run_bodies)
+
+    def history_parts(self, attrs):
+        n = attrs["n_carry"]
+        return range(n, 2 * n) if attrs["keep_history"] else range(0)
 
     def vjp(self, g, out, *inputs, **attrs):
         n_carry = attrs["n_carry"]

@@ -1,0 +1,288 @@
+"""Control flow in graph mode (API.md section 9): gc.cond, gc.while_loop, gc.scan, gc.fori_loop.
+
+Values against hand-written loops on both backends, gradients against the unrolled graph and
+finite differences, nested loops, zero-trip loops, None-sized sequences, captured values, the
+stored history a gradient needs (and its pruning), inspection, and the errors by type and text.
+The op battery (tests/op_domains.py) covers each op's values, gradients to second order, jvp and
+eager-vs-graph as well."""
+import re
+
+import numpy as np
+import pytest
+
+import graphc as gc
+from graphc.ir.errors import IterationLimitError
+from graphc.ir.ops.control import SCAN, WHILE
+
+BACKENDS = ["numpy", "numba"]
+HERE = re.escape(__file__)
+
+
+def rnn_graph(T=None):
+    """An RNN over xs (T, B, 3) with captured Variables; returns (inputs, loss, params)."""
+    rng = np.random.default_rng(0)
+    wx = gc.Variable(rng.standard_normal((3, 4)) * 0.5, name="wx")
+    wh = gc.Variable(rng.standard_normal((4, 4)) * 0.5, name="wh")
+    b = gc.Variable(rng.standard_normal(4) * 0.1, name="b")
+    xs = gc.placeholder((T, None, 3), name="xs")
+    h0 = gc.placeholder((None, 4), name="h0")
+    h_last, hs = gc.scan(lambda h, x: (gc.tanh(x @ wx + h @ wh + b),) * 2, h0, xs)
+    loss = gc.sum(hs * hs) + gc.sum(h_last)
+    return [xs, h0], loss, [wx, wh, b, h0, xs]
+
+
+def unrolled(T, params, inputs):
+    wx, wh, b, _, _ = params
+    xs, h0 = inputs
+    h, total = h0, 0.0
+    for t in range(T):
+        h = gc.tanh(xs[t] @ wx + h @ wh + b)
+        total = total + gc.sum(h * h)
+    return total + gc.sum(h)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_scan_rnn_loss_and_gradients_equal_the_unrolled_graph(backend):
+    inputs, loss, params = rnn_graph()
+    grads = gc.grad(loss, params)
+    f = gc.compile(inputs, [loss] + grads, backend=backend)
+    reference_loss = unrolled(5, params, inputs)
+    g = gc.compile(inputs, [reference_loss] + gc.grad(reference_loss, params), backend="numpy")
+    rng = np.random.default_rng(1)
+    xs, h0 = rng.standard_normal((5, 2, 3)), rng.standard_normal((2, 4))
+    for got, want in zip(f(xs, h0), g(xs, h0)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-13)
+    # the same compiled function at another length and batch (None dims)
+    xs, h0 = rng.standard_normal((3, 4, 3)), rng.standard_normal((4, 4))
+    loss_3 = gc.compile(inputs, unrolled(3, params, inputs), backend="numpy")(xs, h0)
+    np.testing.assert_allclose(f(xs, h0)[0], loss_3, rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_zero_trip_loops_return_their_initial_values_and_gradients(backend):
+    inputs, loss, params = rnn_graph()
+    f = gc.compile(inputs, [loss] + gc.grad(loss, params), backend=backend)
+    h0 = np.arange(8.0).reshape(2, 4) / 10
+    got = f(np.zeros((0, 2, 3)), h0)
+    np.testing.assert_allclose(got[0], h0.sum())
+    for g, p in zip(got[1:4], params[:3]):
+        np.testing.assert_array_equal(g, np.zeros(p.shape))
+    np.testing.assert_array_equal(got[4], np.ones((2, 4)))  # d sum(h_last)/d h0 with h_last = h0
+    assert got[5].shape == (0, 2, 3)
+    x = gc.placeholder((), name="x")
+    out = gc.while_loop(lambda v: v > 100.0, lambda v: v * 2.0, x)
+    w = gc.compile([x], [out, gc.grad(out, x)], backend=backend)
+    assert [float(v) for v in w(3.0)] == [3.0, 1.0]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_while_loop_gradient_through_a_run_time_trip_count(backend):
+    # doubling until past 100: out = x * 2**n, n decided at run time; d out/dx = 2**n
+    x = gc.placeholder((), name="x")
+    count, out = gc.while_loop(lambda s: s[1] < 100.0, lambda s: (s[0] + 1, s[1] * 2.0), (0, x))
+    f = gc.compile([x], [count, out, gc.grad(out, x), gc.grad(gc.grad(out * out, x), x)], backend=backend)
+    for value in (3.0, 0.7, 150.0):
+        n = 0
+        v = value
+        while v < 100.0:
+            v, n = v * 2, n + 1
+        got = f(value)
+        assert int(got[0]) == n and float(got[1]) == v
+        assert float(got[2]) == 2.0 ** n
+        assert float(got[3]) == 2 * 4.0 ** n  # d2 (x 2^n)^2 / dx2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_newton_while_loop_derivative_is_the_implicit_one(backend):
+    a = gc.placeholder((), name="a")
+    _, root = gc.while_loop(lambda s: gc.abs(s[1] * s[1] - a) > 1e-13,
+                            lambda s: (s[0] + 1, 0.5 * (s[1] + a / s[1])), (0, a + 1.0), max_iterations=100)
+    f = gc.compile([a], [root, gc.grad(root, a)], backend=backend)
+    for value in (2.0, 9.0, 0.3):
+        r, d = f(value)
+        np.testing.assert_allclose(r, np.sqrt(value), rtol=1e-13)
+        np.testing.assert_allclose(d, 0.5 / np.sqrt(value), rtol=1e-9)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cond_runs_and_differentiates_only_the_taken_branch(backend):
+    p = gc.placeholder((), name="p")
+    x = gc.placeholder((None,), name="x")
+    w = gc.Variable(np.array([1.0, 2.0, 3.0]), name="w")
+    # the false branch would fail at run time (a bad index): it must never run
+    out = gc.cond(p > 0, lambda v: gc.sum(v * w), lambda v: gc.sum(gc.index_select(v, 0, [7])), x)
+    f = gc.compile([p, x], [out] + gc.grad(out, [x, w]), backend=backend)
+    xv = np.array([0.5, -1.0, 2.0])
+    got = f(1.0, xv)
+    np.testing.assert_allclose(got[0], xv @ [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(got[1], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(got[2], xv)
+    with pytest.raises(IndexError, match=r"index 7 is out of bounds"):
+        f(-1.0, xv)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nested_loops_scan_in_scan_and_cond_in_while(backend):
+    x = gc.placeholder((None, None), name="x")  # rows of values
+
+    def row_sum(c, row):  # an inner scan over a row's elements
+        s, _ = gc.scan(lambda acc, v: (acc + v * v, None), gc.constant(0.0), row)
+        return c + s, s
+
+    total, per_row = gc.scan(row_sum, gc.constant(0.0), x)
+    y = gc.placeholder((), name="y")
+    # halve while above 1, but subtract 0.25 instead whenever the value is below 3
+    final = gc.while_loop(lambda v: v > 1.0,
+                          lambda v: gc.cond(v < 3.0, lambda u: u - 0.25, lambda u: u * 0.5, v), y)
+    f = gc.compile([x, y], [total, per_row, gc.grad(total, x), final, gc.grad(final, y)], backend=backend)
+    xv = np.arange(6.0).reshape(2, 3) - 2
+    got = f(xv, 10.0)
+    np.testing.assert_allclose(got[0], np.sum(xv * xv))
+    np.testing.assert_allclose(got[1], np.sum(xv * xv, axis=1))
+    np.testing.assert_allclose(got[2], 2 * xv)
+    v, d = 10.0, 1.0
+    while v > 1.0:
+        if v < 3.0:
+            v -= 0.25
+        else:
+            v, d = v * 0.5, d * 0.5
+    assert float(got[3]) == v and float(got[4]) == d
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_fori_loop_with_node_bounds_and_captured_values(backend):
+    n = gc.placeholder((), "int64", name="n")
+    x = gc.placeholder((None,), name="x")
+    out = gc.fori_loop(0, n, lambda i, acc: acc + gc.astype(i, "float64") * x, gc.zeros_like(x))
+    f = gc.compile([n, x], [out, gc.grad(gc.sum(out), x)], backend=backend)
+    xv = np.array([1.0, -2.0])
+    for trips in (0, 1, 4):
+        got = f(trips, xv)
+        np.testing.assert_allclose(got[0], sum(range(trips)) * xv)
+        np.testing.assert_allclose(got[1], np.full(2, float(sum(range(trips)))))
+
+
+def test_jvp_through_scan_and_while_matches_grad():
+    inputs, loss, params = rnn_graph()
+    wx = params[0]
+    direction = np.random.default_rng(3).standard_normal(wx.shape)
+    tangent = gc.jvp(loss, [wx], [gc.constant(direction)])
+    (g,) = gc.grad(loss, [wx])
+    f = gc.compile(inputs, [tangent, gc.sum(g * direction)], backend="numba")
+    rng = np.random.default_rng(4)
+    t, want = f(rng.standard_normal((4, 2, 3)), rng.standard_normal((2, 4)))
+    np.testing.assert_allclose(t, want, rtol=1e-12)
+
+
+def test_reverse_scan_stacks_ys_in_input_order():
+    xs = gc.placeholder((None,), name="xs")
+    final, ys = gc.scan(lambda c, x: (c + x, c), gc.constant(0.0), xs, reverse=True)
+    got = gc.compile([xs], [final, ys])(np.array([1.0, 2.0, 3.0]))
+    assert float(got[0]) == 6.0
+    np.testing.assert_array_equal(got[1], [5.0, 3.0, 0.0])  # ys[i]: the carry when step i began
+
+
+def test_scan_with_length_and_no_xs_and_pytree_carries():
+    x = gc.placeholder((2,), name="x")
+    state = {"a": x, "b": (x * 0.0, gc.constant(1))}
+    final, ys = gc.scan(lambda s, _: ({"a": s["a"] * 2.0, "b": (s["b"][0] + s["a"], s["b"][1] * 3)}, s["a"].sum()),
+                        state, length=3)
+    got = gc.compile([x], [final["a"], final["b"][0], final["b"][1], ys])(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(got[0], [8.0, 16.0])
+    np.testing.assert_array_equal(got[1], [7.0, 14.0])
+    assert int(got[2]) == 27
+    np.testing.assert_array_equal(got[3], [3.0, 6.0, 12.0])
+
+
+def test_a_loop_stores_its_history_only_for_a_gradient():
+    inputs, loss, params = rnn_graph()
+    forward_only = gc.compile(inputs, loss)
+    (loop,) = [n for n in forward_only.graph.nodes if n.op is SCAN]
+    assert not loop.attrs["keep_history"]
+    with_grad = gc.compile(inputs, [loss, gc.grad(loss, params[0])])
+    assert any(n.op is SCAN and n.attrs["keep_history"] for n in with_grad.graph.nodes)
+
+
+def test_listing_shows_loop_bodies_with_their_kernels_and_stats_count_them():
+    inputs, loss, params = rnn_graph()
+    f = gc.compile(inputs, [loss] + gc.grad(loss, params[:3]))
+    text = str(f.graph)
+    assert "= scan(" in text and "    body (" in text
+    assert re.search(r"\n {8,}%\d+ = fused\(", text)  # kernels inside a loop body, indented
+    assert 'subgraph "cluster_' in f.graph.to_dot()
+    body_kernels = sum(1 for node, parent in f.graph.walk() if node.op.name == "fused" and parent is not None)
+    assert body_kernels >= 2 and f.stats.kernels >= body_kernels
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_max_iterations_raises_at_run_time(backend):
+    x = gc.placeholder((), name="x")
+    out = gc.while_loop(lambda v: v > 0.0, lambda v: v - 1.0, x, max_iterations=5)
+    f = gc.compile([x], out, backend=backend)
+    assert float(f(4.5)) == -0.5
+    with pytest.raises(IterationLimitError, match=rf"max_iterations=5 .*{HERE}"):
+        f(10.0)
+
+
+def test_body_that_changes_a_carry_names_the_carry_and_the_line():
+    x = gc.placeholder((None, 3), name="x")
+    with pytest.raises(gc.ShapeError, match=rf"while_loop: body_fn changed \[1\] from float64\(\?, 3\) to "
+                                            rf"float64\(\?, 1\).*{HERE}"):
+        gc.while_loop(lambda s: s[0] < 3, lambda s: (s[0] + 1, gc.sum(s[1], axis=1, keepdims=True)), (0, x))
+    with pytest.raises(TypeError, match=rf"scan: fn changed \['h'\] from float64\(\?, 3\) to float32.*{HERE}"):
+        gc.scan(lambda c, v: ({"h": gc.astype(c["h"], "float32")}, v), {"h": x}, x)
+    with pytest.raises(TypeError, match=r"while_loop: body_fn returned the structure \(\*, \*, \*\), expected "
+                                        r"\(\*, \*\)"):
+        gc.while_loop(lambda s: s[0] < 3, lambda s: (s[0] + 1, s[1], s[1]), (0, x))
+
+
+def test_cond_errors_name_the_branch_and_the_predicate():
+    x = gc.placeholder((3,), name="x")
+    with pytest.raises(TypeError, match=rf"cond: pred must be a bool or 0-d value, got shape \(3,\).*{HERE}"):
+        gc.cond(x > 0, lambda v: v, lambda v: v, x)
+    with pytest.raises(gc.ShapeError, match=r"cond: false_fn changed value from float64\(3,\) to float64\(\)"):
+        gc.cond(gc.sum(x) > 0, lambda v: v, lambda v: gc.sum(v), x)
+
+
+def test_scan_input_errors():
+    x = gc.placeholder((4, 2), name="x")
+    y = gc.placeholder((5, 2), name="y")
+    with pytest.raises(gc.ShapeError, match=r"leading sizes disagree: \(4, 2\), \(5, 2\)"):
+        gc.scan(lambda c, v: (c, v[0]), gc.constant(0.0), (x, y))
+    with pytest.raises(gc.ShapeError, match=r"and length=3"):
+        gc.scan(lambda c, v: (c, v), gc.constant(0.0), x, length=3)
+    with pytest.raises(ValueError, match=r"scan: give xs or length"):
+        gc.scan(lambda c, v: (c, v), gc.constant(0.0))
+    with pytest.raises(TypeError, match=r"scan: fn must return a pair \(carry, y\)"):
+        gc.scan(lambda c, v: c, gc.constant(0.0), x)
+    with pytest.raises(TypeError, match=r"max_iterations must be None or an int"):
+        gc.while_loop(lambda v: v > 0, lambda v: v, gc.constant(1.0), max_iterations=2.5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_scan_length_mismatch_with_a_none_sized_input_is_a_run_time_error(backend):
+    xs = gc.placeholder((None, 2), name="xs")
+    final, _ = gc.scan(lambda c, v: (c + gc.sum(v), None), gc.constant(0.0), xs, length=3)
+    f = gc.compile([xs], final, backend=backend)
+    assert float(f(np.ones((3, 2)))) == 6.0
+    with pytest.raises(gc.ShapeError, match=r"scan: the scanned inputs have leading sizes \[4\], they must all be 3"):
+        f(np.ones((4, 2)))
+
+
+def test_one_model_function_in_both_modes_with_compare_and_jit():
+    def model(xs, h0):
+        w = np.full((3, 3), 0.3)
+        h_last, hs = gc.scan(lambda h, x: (gc.tanh(h @ w + x),) * 2, h0, xs)
+        return gc.sum(hs) + gc.sum(h_last)
+
+    xs, h0 = np.random.default_rng(5).standard_normal((4, 2, 3)), np.zeros((2, 3))
+    report = gc.compare(model, xs, h0, wrt=[0, 1])
+    assert report.max_abs < 1e-12 and len(report.rows) >= 3  # the value and both gradients
+    jitted = gc.jit(model)
+    eager = model(gc.tensor(xs), gc.tensor(h0))
+    np.testing.assert_allclose(jitted(xs, h0), eager.numpy(), rtol=1e-12)
+
+
+def test_loop_nodes_are_built_by_the_four_functions():
+    x = gc.placeholder((), name="x")
+    assert gc.while_loop(lambda v: v < 1.0, lambda v: v + 1.0, x).inputs[0].op is WHILE
