@@ -16,7 +16,9 @@ source_tree.install(__path__[0])
 
 from graphc.ir import dispatch as _dispatch  # noqa: E402
 from graphc.ir import ops as _ops  # noqa: E402
-from graphc.ir.errors import FeedError, GradientError, GraphcError, NaNError, RewriteError, ShapeError  # noqa: E402
+from graphc.ir.errors import (  # noqa: E402
+    FeedError, GradientError, GraphcError, IterationLimitError, NaNError, RewriteError, ShapeError,
+)
 from graphc.ir.graph import Graph  # noqa: E402
 from graphc.ir.node import Node, Variable  # noqa: E402
 from graphc.ir.ops import (  # noqa: E402

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 import graphc as gc
-from graphc.ir.errors import IterationLimitError
 from graphc.ir.ops.control import SCAN, WHILE
 
 BACKENDS = ["numpy", "numba"]
@@ -220,7 +219,7 @@ def test_max_iterations_raises_at_run_time(backend):
     out = gc.while_loop(lambda v: v > 0.0, lambda v: v - 1.0, x, max_iterations=5)
     f = gc.compile([x], out, backend=backend)
     assert float(f(4.5)) == -0.5
-    with pytest.raises(IterationLimitError, match=rf"max_iterations=5 .*{HERE}"):
+    with pytest.raises(gc.IterationLimitError, match=rf"max_iterations=5 .*{HERE}"):
         f(10.0)
 
 
