@@ -1,14 +1,10 @@
 """The control-flow examples run as a user runs them (a subprocess each) and say what they promise."""
-import importlib.util
 import os
 import re
 import subprocess
 import sys
 
-import pytest
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-HAS_SKLEARN = importlib.util.find_spec("sklearn") is not None
 
 
 def run_example(name, *args, timeout=120):
@@ -18,8 +14,6 @@ def run_example(name, *args, timeout=120):
     return result.stdout
 
 
-@pytest.mark.skipif(not HAS_SKLEARN, reason="examples/rnn_digits.py reads scikit-learn's digits: "
-                                            "pip install '.[examples]' to run this test")
 def test_rnn_digits_learns_and_agrees_with_eager_mode():
     # Measured: 95.8, 96.7, 95.0, 96.4% test accuracy after 4, 5, 6, 8 epochs (98.6% at the default 20).
     out = run_example("rnn_digits.py", "--epochs", "5")

@@ -24,7 +24,7 @@ from ..sweeps import backward, forward
 from ..types import TupleType
 from . import elementwise as ew
 from .shape import zeros_like
-from .sources import parameter
+from .sources import CONSTANT, parameter
 from .tuples import part
 
 
@@ -372,7 +372,8 @@ def _loop_vjp(body, inputs, n_carry, n_xs, g_carry, g_ys, g_hist, ys, history, f
     init, xs, captured = inputs[:n_carry], inputs[n_carry:n_carry + n_xs], inputs[n_carry + n_xs:]
     carry_float = [j for j in range(n_carry) if _is_float(init[j])]
     x_float = [j for j in range(n_xs) if _is_float(xs[j])]
-    cap_float = [j for j in range(len(captured)) if _is_float(captured[j])]
+    # a captured constant (an exponent, a coefficient) gets no cotangent: nothing can use it
+    cap_float = [j for j in range(len(captured)) if _is_float(captured[j]) and captured[j].op is not CONSTANT]
     y_float = [j for j in range(len(ys)) if _is_float(ys[j])]
     hist_fed = [j for j in carry_float if g_hist[j] is not None]
 
