@@ -139,6 +139,12 @@ class Op:
     # Attributes that listing_notes shows below the node instead of inline.
     noted_attrs = ()
 
+    def batches_along_new_axis(self, node, positions):
+        """Whether applying this op to its inputs with a new leading axis (of the same length)
+        at `positions`, the others as they are, gives its results for each index stacked along
+        that axis: a loop then computes such per-step values for all steps at once."""
+        return False
+
     def history_parts(self, attrs):
         """A loop's result positions holding the carries stored per step for its gradient, if
         it keeps them (a pass drops them where nothing reads them). Empty for other ops."""

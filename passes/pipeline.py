@@ -6,6 +6,7 @@ import time
 from .constant_fold import constant_fold
 from .cse import cse
 from .dce import dce
+from .loop_hoist import hoist_loops
 from .prune_loops import prune_loop_history
 from .rewrite import within_bodies
 from .simplify import simplify
@@ -15,7 +16,7 @@ from .stabilize import stabilize
 # write (log(softmax(x)), log(1 + x), ...). Then canonicalize (constant folding, CSE), so that
 # simplify's local rules see shared subexpressions and literal constants; CSE again merges what
 # simplify made equal, and DCE drops what the rewrites orphaned. Last, loops drop the per-step
-# history that no gradient reads.
+# history that no gradient reads, and move out what does not need their carry.
 PIPELINES = {
     "default": [
         ("stabilize", stabilize),
@@ -25,6 +26,7 @@ PIPELINES = {
         ("cse_again", cse),
         ("dce", dce),
         ("prune_loops", prune_loop_history),
+        ("hoist_loops", hoist_loops),
     ],
     "none": [],
 }

@@ -37,6 +37,11 @@ class Elementwise(Op):
     broadcasts = True
     ufunc = None  # the NumPy ufunc whose type rules (and usually implementation) this op follows
 
+    def batches_along_new_axis(self, node, positions):
+        # a new leading axis lines up under NumPy's right-aligned broadcasting only on inputs
+        # that have the result's full rank
+        return all(node.inputs[i].ndim == node.ndim for i in positions)
+
     def infer(self, inputs, attrs):
         shape = broadcast_shapes(*(x.shape for x in inputs), op=self.name)
         return shape, ufunc_result_dtype(self.ufunc, tuple(x.dtype for x in inputs))

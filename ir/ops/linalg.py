@@ -44,6 +44,10 @@ class MATMUL(Op):
     def unbroadcast_needed(self, index, inputs):
         return any(v.ndim > 2 for v in inputs)  # only batch dimensions broadcast
 
+    def batches_along_new_axis(self, node, positions):
+        # (..., m, k) @ (k, n) with a new leading axis on the left: one more batch dimension
+        return list(positions) == [0] and node.inputs[1].ndim == 2
+
     def dim_links(self, node):
         x, y = node.inputs
         contraction = [((0, x.ndim - 1), (1, y.ndim - 2 if y.ndim >= 2 else 0))]
