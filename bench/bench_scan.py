@@ -197,8 +197,14 @@ def loop_breakdown(f, call, reps=10):
                     return result
 
                 ns[key] = timed
-        for body in getattr(driver, "bodies", ()):
-            instrument(body, label + "  body: ")
+        # The bodies' drivers, in the order of their loop nodes (each node's subgraphs in turn).
+        owners = []
+        for node in driver.graph.nodes:
+            if getattr(node.op, "body_attrs", ()) and node.op is not FUSED:  # fused kernels are no driver
+                tag = node.op.name + (" reverse" if node.attrs.get("reverse") else "")
+                owners += [tag] * len(node.op.subgraphs(node.attrs))
+        for k, body in enumerate(getattr(driver, "bodies", ())):
+            instrument(body, f"{label}  [{owners[k] if k < len(owners) else '?'} body] ")
 
     try:
         instrument(runner, "")
@@ -252,9 +258,11 @@ def pytensor_contenders(pytensor):
     Wx, Wh = pt.matrix("Wx", dtype=DTYPE), pt.matrix("Wh", dtype=DTYPE)
     b = pt.vector("b", dtype=DTYPE)
     h0 = pt.zeros((B, H), dtype=DTYPE)
-    result = pytensor.scan(lambda x, h, Wx, Wh, b: pt.tanh(x @ Wx + h @ Wh + b), sequences=X,
-                           outputs_info=h0, non_sequences=[Wx, Wh, b])
-    hs = result[0] if isinstance(result, tuple) else result
+    kwargs = dict(sequences=X, outputs_info=h0, non_sequences=[Wx, Wh, b])
+    try:
+        hs = pytensor.scan(lambda x, h, Wx, Wh, b: pt.tanh(x @ Wx + h @ Wh + b), return_updates=False, **kwargs)
+    except TypeError:  # pytensor < 3: (outputs, updates)
+        hs = pytensor.scan(lambda x, h, Wx, Wh, b: pt.tanh(x @ Wx + h @ Wh + b), **kwargs)[0]
     loss = pt.sum(hs * hs) / (X.shape[0] * B)
     grads = pytensor.grad(loss, [Wx, Wh, b])
     out = {}
@@ -412,7 +420,7 @@ def main():
         if res is not None:
             total, parts = res
             print(f"graphc breakdown at T={TARGET_T}: {total * 1e3:.3f} ms per call (instrumented; a loop node's "
-                  f"time includes its body's, listed under it as 'body:'; counts are nodes, not calls)")
+                  f"time includes its body's, listed under it as '[... body]'; counts are nodes, not calls)")
             for seconds, what, n in parts[:16]:
                 print(f"    {seconds * 1e3:8.3f} ms  {100 * seconds / total:5.1f}%  {n:>2} x {what}")
         print()
