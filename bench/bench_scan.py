@@ -1,4 +1,4 @@
-"""Benchmark 7 (issue 10): an RNN through a loop, loss and gradients per call.
+"""Benchmark for issue 10 (control flow): an RNN through a loop, loss and gradients per call.
 
     h_t = tanh(x_t @ Wx + h_{t-1} @ Wh + b),  h_0 = 0,  loss = sum_t sum(h_t**2) / (T * B)
 
