@@ -11,7 +11,8 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-BENCHMARKS = ["bench_elementwise", "bench_gradient", "bench_mlp", "bench_overhead", "bench_compile", "bench_loaded"]
+BENCHMARKS = ["bench_elementwise", "bench_gradient", "bench_mlp", "bench_overhead", "bench_compile", "bench_loaded",
+              "bench_scan"]
 
 
 def main():
