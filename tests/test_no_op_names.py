@@ -21,6 +21,7 @@ NOT_OP_REFERENCES = {
     **{(path, name): "the name of the user's function (gc.cond, gc.scan) in its error messages"
        for path in ("graphc/control/graph.py", "graphc/control/eager.py") for name in ("cond", "scan")},
     ("bench/bench_overhead.py", "abs"): "a benchmark target kind: an absolute time limit",
+    ("bench/bench_scan.py", "scan"): "the benchmark's name and the label of its graph kind in tables",
     **{("bench/bench_vecmath.py", name): "the label of the vecmath function a case times"
        for name in ("exp", "log", "sigmoid", "tanh")},
     **{("backends/numba_backend/kernel_functions.py", name): _TEMPLATE_FUNCTION

@@ -16,13 +16,14 @@ the primal and the tangents side by side in one loop of the same kind. `prune_lo
 import numpy as np
 
 from ..errors import IterationLimitError, ShapeError
-from ..graph import Graph
+from ..graph import Graph, toposort
 from ..interpreter import evaluate
 from ..node import Node
 from ..registry import Op, register
 from ..sweeps import backward, forward
 from ..types import TupleType
 from . import elementwise as ew
+from . import shape as shape_ops
 from .shape import zeros_like
 from .sources import CONSTANT, parameter
 from .tuples import part
@@ -173,14 +174,13 @@ class SCAN(_ControlFlow):
         n_ys = len(attrs["body"].outputs) - n_carry
         g = list(g)
         g_hist = g[n_carry + n_ys:] or [None] * n_carry
-        if attrs["keep_history"]:
-            history = [part(out, n_carry + n_ys + j) for j in range(n_carry)]
-        else:  # a pass dropped the history: this gradient recomputes the loop, keeping it
-            again = build(SCAN, inputs, {**attrs, "keep_history": True}, out.site)
-            history = [part(again, n_carry + n_ys + j) for j in range(n_carry)]
+        # a pass may have dropped the history: this gradient then recomputes the loop, keeping it
+        source = out if attrs["keep_history"] else build(SCAN, inputs, {**attrs, "keep_history": True}, out.site)
+        history = [part(source, n_carry + n_ys + j) for j in range(n_carry)]
+        finals = [part(source, j) for j in range(n_carry)]
         ys = [part(out, n_carry + j) for j in range(n_ys)]
         return _loop_vjp(attrs["body"], inputs, n_carry, n_xs, g[:n_carry], g[n_carry:n_carry + n_ys], g_hist, ys,
-                         history, attrs["reverse"], attrs["length"], attrs["site"], out.site)
+                         history, finals, attrs["reverse"], attrs["length"], attrs["site"], out.site)
 
     def jvp(self, tangents, out, *inputs, **attrs):
         n_carry, n_xs = attrs["n_carry"], attrs["n_xs"]
@@ -236,14 +236,13 @@ class WHILE(_ControlFlow):
         n_carry = attrs["n_carry"]
         g = list(g)
         g_hist = g[n_carry:] or [None] * n_carry
-        if attrs["keep_history"]:
-            history = [part(out, n_carry + j) for j in range(n_carry)]
-        else:  # a pass dropped the history: this gradient recomputes the loop, keeping it
-            again = build(WHILE, inputs, {**attrs, "keep_history": True}, out.site)
-            history = [part(again, n_carry + j) for j in range(n_carry)]
+        # a pass may have dropped the history: this gradient then recomputes the loop, keeping it
+        source = out if attrs["keep_history"] else build(WHILE, inputs, {**attrs, "keep_history": True}, out.site)
+        history = [part(source, n_carry + j) for j in range(n_carry)]
+        finals = [part(source, j) for j in range(n_carry)]
         # the iterations run backwards: a reverse scan over the recorded carries
-        return _loop_vjp(attrs["body"], inputs, n_carry, 0, g[:n_carry], [], g_hist, [], history, False, None,
-                         attrs["site"], out.site)
+        return _loop_vjp(attrs["body"], inputs, n_carry, 0, g[:n_carry], [], g_hist, [], history, finals, False,
+                         None, attrs["site"], out.site)
 
     def jvp(self, tangents, out, *inputs, **attrs):
         n_carry = attrs["n_carry"]
@@ -365,10 +364,36 @@ def _tangent_body(body, n_carry, n_xs):
     return Graph(params, results), set(tangent), [params.index(p) for p in primal]
 
 
-def _loop_vjp(body, inputs, n_carry, n_xs, g_carry, g_ys, g_hist, ys, history, forward_reverse, length, site,
-              at):
+def _substitute(outputs, replace):
+    """Copies of `outputs` with the nodes of `replace` (id -> node) swapped in where they are read."""
+    new = dict(replace)
+    for node in toposort(outputs):
+        if id(node) in new or not node.inputs:
+            continue
+        inputs = [new.get(id(x), x) for x in node.inputs]
+        if any(a is not b for a, b in zip(inputs, node.inputs)):
+            new[id(node)] = Node(node.op, inputs, node.attrs, node.shape, node.dtype, name=node.name,
+                                 site=node.site, parts=node.parts)
+    return [new.get(id(y), y) for y in outputs]
+
+
+def _produced_carries(history, final, reverse):
+    """The carry each step produced, stacked by step: the next step's stored carry (the final
+    one for the last step run)."""
+    last = shape_ops.expand_dims(final, 0)
+    if reverse:  # steps ran from the end: step t produced what step t - 1 started from
+        return shape_ops.concatenate([last, history], 0)[:-1]
+    return shape_ops.concatenate([history, last], 0)[1:]
+
+
+def _loop_vjp(body, inputs, n_carry, n_xs, g_carry, g_ys, g_hist, ys, history, finals, forward_reverse, length,
+              site, at):
     """Input cotangents of a scan (or a while: no scanned inputs, no per-step outputs) from a
-    scan in the opposite direction over the recorded carries."""
+    scan in the opposite direction over the recorded carries.
+
+    Each backward step also reads the carries its forward step produced (the next step's stored
+    carries, the last one's being the final carries), so the rules that use an op's output
+    (tanh's, exp's) read them instead of recomputing the step."""
     init, xs, captured = inputs[:n_carry], inputs[n_carry:n_carry + n_xs], inputs[n_carry + n_xs:]
     carry_float = [j for j in range(n_carry) if _is_float(init[j])]
     x_float = [j for j in range(n_xs) if _is_float(xs[j])]
@@ -394,6 +419,7 @@ def _loop_vjp(body, inputs, n_carry, n_xs, g_carry, g_ys, g_hist, ys, history, f
     x = [param(step[n_carry + j]) for j in range(n_xs)]
     g_y = [param(body.outputs[n_carry + j]) for j in y_float]
     g_h = [param(step[j]) for j in hist_fed]
+    produced = [param(step[j]) for j in carry_float]
     k = [param(captured[j]) for j in range(len(captured))]
     outs = body.inline(c + x + k)
     cot = [None] * len(outs)
@@ -407,13 +433,16 @@ def _loop_vjp(body, inputs, n_carry, n_xs, g_carry, g_ys, g_hist, ys, history, f
     d_c, d_x, d_k = grads[:n_cf], grads[n_cf:n_cf + n_xf], grads[n_cf + n_xf:]
     # a stored carry's own cotangent joins the cotangent of the carry at the step it started
     d_c = [ew.add(d, g_h[hist_fed.index(j)]) if j in hist_fed else d for d, j in zip(d_c, carry_float)]
-    back_body = Graph(params, d_c + [ew.add(a, d) for a, d in zip(acc, d_k)] + d_x)
+    results = _substitute(d_c + [ew.add(a, d) for a, d in zip(acc, d_k)] + d_x,
+                          {id(outs[j]): p for j, p in zip(carry_float, produced)})
+    back_body = Graph(params, results)
 
     init_g = [g_carry[j] if g_carry[j] is not None else zeros_like(init[j]) for j in carry_float]
     init_acc = [zeros_like(captured[j]) for j in cap_float]
     seq = [history[j] for j in range(n_carry)] + list(xs)
     seq += [g_ys[j] if g_ys[j] is not None else zeros_like(ys[j]) for j in y_float]
     seq += [g_hist[j] for j in hist_fed]
+    seq += [_produced_carries(history[j], finals[j], forward_reverse) for j in carry_float]
     # with nothing to scan over (no carries, no inputs) the forward loop's static length is it
     attrs = {"body": back_body, "n_carry": len(init_g) + len(init_acc), "n_xs": len(seq),
              "length": None if seq else length,
