@@ -160,69 +160,6 @@ def compile_times(lengths):
     return out
 
 
-def loop_breakdown(f, call, reps=10):
-    """Like common.node_breakdown, but also times the nodes of the loop bodies' drivers (one
-    entry per op of each body, labelled with the body's depth). (total, parts) or None."""
-    import collections
-
-    from graphc.ir.ops.fused import FUSED
-
-    runner = getattr(f, "_runner", None)
-    if runner is None or not hasattr(runner, "run"):
-        return None
-    acc = collections.defaultdict(float)
-    count = collections.Counter()
-    patched = []  # (namespace, key, original)
-
-    def instrument(driver, label):
-        ns = getattr(driver.run, "__globals__", None)
-        if ns is None:
-            return
-        nodes = {f"v{i}": node for i, node in enumerate(driver.graph.nodes)}
-        for key, value in list(ns.items()):
-            prefix, _, var = key.partition("_")
-            if callable(value) and var in nodes and prefix in ("k", "op", "mm"):
-                node = nodes[var]
-                what = node.op.name
-                if node.op is FUSED:
-                    what = "fused: " + " -> ".join(m.op.name for m in node.attrs["body"].nodes if m.inputs)
-                what = f"{label}{what}"
-                count[what] += 1
-                patched.append((ns, key, value))
-
-                def timed(*a, _fn=value, _what=what, **kw):
-                    start = time.perf_counter()
-                    result = _fn(*a, **kw)
-                    acc[_what] += time.perf_counter() - start
-                    return result
-
-                ns[key] = timed
-        # The bodies' drivers, in the order of their loop nodes (each node's subgraphs in turn).
-        owners = []
-        for node in driver.graph.nodes:
-            if getattr(node.op, "body_attrs", ()) and node.op is not FUSED:  # fused kernels are no driver
-                tag = node.op.name + (" reverse" if node.attrs.get("reverse") else "")
-                owners += [tag] * len(node.op.subgraphs(node.attrs))
-        for k, body in enumerate(getattr(driver, "bodies", ())):
-            instrument(body, f"{label}  [{owners[k] if k < len(owners) else '?'} body] ")
-
-    try:
-        instrument(runner, "")
-        if not patched:
-            return None
-        call()
-        acc.clear()
-        start = time.perf_counter()
-        for _ in range(reps):
-            call()
-        total = (time.perf_counter() - start) / reps
-    finally:
-        for ns, key, value in patched:
-            ns[key] = value
-    parts = sorted(((s / reps, what, count[what]) for what, s in acc.items()), reverse=True)
-    return total, parts
-
-
 # ---------------------------------------------------------------- peers
 def jax_contender(jax):
     jnp = jax.numpy
@@ -300,8 +237,8 @@ def torch_contender(torch):
 def main():
     sys.path.insert(0, HERE)
     from common import (
-        header, import_jax, import_pytensor, import_torch, max_rel_err, print_cpu_features, print_summary,
-        print_table, ratio_target, record_target, time_all,
+        header, import_jax, import_pytensor, import_torch, max_rel_err, node_breakdown, print_cpu_features,
+        print_summary, print_table, ratio_target, record_target, time_all,
     )
 
     jax, torch, pytensor = import_jax(), import_torch(), import_pytensor()
@@ -413,7 +350,7 @@ def main():
         print(f"graphc scan graph at T={TARGET_T}: {st.nodes_before} -> {st.nodes_after} nodes, {st.kernels} fused "
               f"kernels; slow paths: {'; '.join(st.slow_paths) or 'none'}")
         try:
-            res = loop_breakdown(f, lambda: f(*data))
+            res = node_breakdown(f, lambda: f(*data))
         except Exception as err:  # graphc internals change; never fail the benchmark over this
             res = None
             print(f"breakdown unavailable ({type(err).__name__}: {err})")

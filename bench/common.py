@@ -259,42 +259,56 @@ def max_rel_err(a, ref):
 
 # ---------------------------------------------------------------- graphc internals (diagnosis)
 def node_breakdown(f, call, reps=20):
-    """Where a graphc compiled call spends its time: (total s/call, [(s/call, what, count)]).
-
-    Wraps each kernel / NumPy-op callable in the generated driver's namespace with a timer
-    (graphc internals: returns None when the driver does not look as expected). The timers add
-    about a microsecond per node.
-    """
+    """Per-node time of a graphc compiled call (from graphc internals): (total, parts) or None.
+    The nodes of loop bodies' drivers are timed too, one entry per op of each body, labelled
+    with the loop (a loop node's own time includes its body's)."""
     import collections
 
     from graphc.ir.ops.fused import FUSED
 
-    run = getattr(f, "_run", None) or getattr(f._runner, "run", None)
-    ns = getattr(run, "__globals__", None)
-    if ns is None:
+    runner = getattr(f, "_runner", None)
+    if runner is None or not hasattr(runner, "run"):
         return None
-    nodes = {f"v{i}": node for i, node in enumerate(f.graph.nodes)}
     acc = collections.defaultdict(float)
     count = collections.Counter()
-    orig = {}
-    for key, value in list(ns.items()):
-        prefix, _, var = key.partition("_")
-        if callable(value) and var in nodes and prefix in ("k", "op", "mm"):
-            node = nodes[var]
-            what = node.op.name
-            if node.op is FUSED:
-                what = "fused: " + " -> ".join(m.op.name for m in node.attrs["body"].nodes if m.inputs)
-            count[what] += 1
-            orig[key] = value
+    patched = []  # (namespace, key, original)
 
-            def timed(*a, _fn=value, _what=what, **kw):
-                start = time.perf_counter()
-                result = _fn(*a, **kw)
-                acc[_what] += time.perf_counter() - start
-                return result
+    def instrument(driver, label):
+        ns = getattr(driver.run, "__globals__", None)
+        if ns is None:
+            return
+        nodes = {f"v{i}": node for i, node in enumerate(driver.graph.nodes)}
+        for key, value in list(ns.items()):
+            prefix, _, var = key.partition("_")
+            if callable(value) and var in nodes and prefix in ("k", "op", "mm"):
+                node = nodes[var]
+                what = node.op.name
+                if node.op is FUSED:
+                    what = "fused: " + " -> ".join(m.op.name for m in node.attrs["body"].nodes if m.inputs)
+                what = f"{label}{what}"
+                count[what] += 1
+                patched.append((ns, key, value))
 
-            ns[key] = timed
+                def timed(*a, _fn=value, _what=what, **kw):
+                    start = time.perf_counter()
+                    result = _fn(*a, **kw)
+                    acc[_what] += time.perf_counter() - start
+                    return result
+
+                ns[key] = timed
+        # The bodies' drivers, in the order of their loop nodes (each node's subgraphs in turn).
+        owners = []
+        for node in driver.graph.nodes:
+            if node.op.body_attrs and node.op is not FUSED:  # fused kernels are no driver
+                tag = node.op.name + (" reverse" if node.attrs.get("reverse") else "")
+                owners += [tag] * len(node.op.subgraphs(node.attrs))
+        for k, body in enumerate(driver.bodies):
+            instrument(body, f"{label}  [{owners[k] if k < len(owners) else '?'} body] ")
+
     try:
+        instrument(runner, "")
+        if not patched:
+            return None
         call()
         acc.clear()
         start = time.perf_counter()
@@ -302,7 +316,8 @@ def node_breakdown(f, call, reps=20):
             call()
         total = (time.perf_counter() - start) / reps
     finally:
-        ns.update(orig)
+        for ns, key, value in patched:
+            ns[key] = value
     parts = sorted(((s / reps, what, count[what]) for what, s in acc.items()), reverse=True)
     return total, parts
 

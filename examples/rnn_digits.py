@@ -17,23 +17,10 @@ import time
 import numpy as np
 
 import graphc as gc
+from mlp_digits import load_digits_split  # the same data and split as the MLP example
 
 STEPS, PIXELS, CLASSES = 8, 8, 10
 PARAM_NAMES = ["Wx", "Wh", "b", "Wo", "bo"]
-
-
-def load_digits_split(seed=0):
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError:
-        raise SystemExit("this example needs scikit-learn: pip install scikit-learn (or pip install '.[examples]')")
-    digits = load_digits()
-    x = (digits.data / 16.0).astype(np.float64)
-    y = digits.target.astype(np.int64)
-    order = np.random.default_rng(seed).permutation(len(y))
-    split = int(0.8 * len(y))
-    train, test = order[:split], order[split:]
-    return x[train], y[train], x[test], y[test]
 
 
 def init_params(hidden, seed=0):
