@@ -301,3 +301,74 @@ def test_rnn_loops_keep_only_the_matmuls_that_need_the_carry():
     outside = [n for n in f.graph.nodes if n.op.name == "matmul"]
     assert len(outside) == 3 and all("moved out of the loop" in n.site for n in outside)
     assert "(moved out of the loop)" in str(f.graph)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nan_check_names_the_op_inside_a_loop_body(backend):
+    xs = gc.placeholder((None,), name="xs")
+    final, _ = gc.scan(lambda c, x: (c + gc.log(x), None), gc.constant(0.0), xs)
+    f = gc.compile([xs], final, backend=backend, nan_check=True)
+    assert float(f(np.array([1.0, np.e]))) == pytest.approx(1.0)
+    with pytest.raises(gc.NaNError, match=rf"NaN produced by log built at {HERE}"), np.errstate(invalid="ignore"):
+        f(np.array([1.0, -1.0, 2.0]))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_inner_loop_reading_the_outer_carry_differentiates_like_the_unrolled_graph(backend):
+    x = gc.placeholder((3, 2), name="x")
+    w = gc.Variable(np.array([0.5, -1.5]), name="w")
+
+    def outer_step(c, row):
+        inner, _ = gc.scan(lambda d, v: (gc.sin(d * c + v * w), None), c, row)  # reads the outer carry c
+        return inner, None
+
+    final, _ = gc.scan(outer_step, gc.constant(np.array([0.1, 0.2])), x)
+    c = gc.constant(np.array([0.1, 0.2]))
+    for t in range(3):
+        d = c
+        for k in range(2):
+            d = gc.sin(d * c + x[t, k] * w)
+        c = d
+    got = gc.compile([x], [final] + gc.grad(gc.sum(final), [x, w]), backend=backend)
+    want = gc.compile([x], [c] + gc.grad(gc.sum(c), [x, w]), backend="numpy")
+    xv = np.random.default_rng(6).standard_normal((3, 2))
+    for a, b in zip(got(xv), want(xv)):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_cond_without_operands_and_a_variable_as_initial_carry():
+    p = gc.placeholder((), "bool", name="p")
+    v = gc.Variable(np.array([1.0, 2.0]), name="v")
+    picked = gc.cond(p, lambda: v * 2.0, lambda: v - 1.0)
+    final, _ = gc.scan(lambda c, _: (c * c, None), v, length=2)
+    (dv,) = gc.grad(gc.sum(final) + gc.sum(picked), [v])
+    f = gc.compile([p], [picked, final, dv])
+    got = f(True)
+    np.testing.assert_array_equal(got[0], [2.0, 4.0])
+    np.testing.assert_array_equal(got[1], [1.0, 16.0])
+    np.testing.assert_array_equal(got[2], 4 * np.array([1.0, 2.0]) ** 3 + 2.0)
+    np.testing.assert_array_equal(f(False)[0], [0.0, 1.0])
+
+
+def test_concurrent_calls_of_a_compiled_loop_give_each_its_own_result():
+    import threading
+
+    inputs, loss, params = rnn_graph()
+    f = gc.compile(inputs, [loss] + gc.grad(loss, params[:3]))
+    rng = np.random.default_rng(7)
+    feeds = [(rng.standard_normal((6, 2, 3)), rng.standard_normal((2, 4))) for _ in range(4)]
+    expected = [f(*feed) for feed in feeds]
+    wrong = []
+
+    def worker(k):
+        for _ in range(25):
+            for got, want in zip(f(*feeds[k]), expected[k]):
+                if not np.array_equal(got, want):
+                    wrong.append(k)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
