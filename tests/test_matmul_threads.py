@@ -174,3 +174,27 @@ def test_a_thread_count_the_user_set_is_kept(compiled):
         blas.OPENBLAS._set(before)
     compiled["numba", "float64"](*feeds("float64"))
     assert blas.OPENBLAS.threads() == before
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_gemms_openblas_keeps_on_one_thread_make_no_thread_count_change(handoffs, monkeypatch, dtype):
+    """A (32, 64) @ (64, 64) product (an RNN step's) runs on the calling thread inside OpenBLAS
+    anyway: graphc calls it as it is, saving the thread-count change a loop body pays every step.
+    x @ x.T is NumPy's syrk, which OpenBLAS does hand off at sizes gemm keeps: it still gets the
+    one-thread section."""
+    changes = []
+    real_set = blas.OPENBLAS._set
+    monkeypatch.setattr(blas.OPENBLAS, "_set", lambda n: (changes.append(n), real_set(n)))
+    x = gc.placeholder((None, 64), dtype, name="x")
+    w = gc.placeholder((64, 64), dtype, name="w")
+    wide = gc.placeholder((None, 2), dtype, name="wide")
+    f = gc.compile([x, w], x @ w)
+    syrk = gc.compile([wide], wide @ wide.T)
+    rng = np.random.default_rng(2)
+    a, b = rng.standard_normal((32, 64)).astype(dtype), rng.standard_normal((64, 64)).astype(dtype)
+    np.testing.assert_allclose(f(a, b), a @ b, rtol=1e-5 if dtype == "float32" else 1e-13)
+    assert changes == [] and handoffs == []
+    s = rng.standard_normal((1000, 2)).astype(dtype)
+    got = syrk(s)
+    assert changes and handoffs == []
+    np.testing.assert_allclose(got, s @ s.T, rtol=1e-5 if dtype == "float32" else 1e-13)

@@ -41,6 +41,12 @@ THREADS_FROM = 1 << 22
 # NumPy's matmul calls is dot's 10,000 elements; gemm's is 262,144 multiply-adds), so setting
 # the thread count around them (~3 µs) would only add to a call of 1-2 µs.
 LEFT_ALONE_BELOW = 1 << 13
+# A general matrix product (gemm: both result dims > 1, operands not one buffer, which NumPy
+# hands to syrk) below this many multiply-adds OpenBLAS also keeps on the calling thread
+# (measured with its threads callback, float64 and float32, shapes from 32x64x64 to 4000x8x8:
+# no hand-off below 2^18; syrk handed off at 1000x2x1000). Skipping the thread-count change
+# there saves ~2 us a call, which a loop body pays every step.
+GEMM_ALONE_BELOW = 1 << 18
 _WORK_PER_MULTIPLY_ADD = {"d": 1.0, "f": 0.5, "D": 4.0, "F": 2.0}  # by dtype.char
 
 
@@ -158,5 +164,8 @@ def matmul_into(sink, a, b):
     alone = on_one_thread(m, a.shape[-1], n, dtype)
     if a.ndim == 2 and b.ndim == 2:
         out = sink.get((m, n), dtype)
-        return OPENBLAS.one_thread(np.matmul, a, b, out) if alone else np.matmul(a, b, out=out)
+        if alone and not (m > 1 and n > 1 and m * a.shape[-1] * n < GEMM_ALONE_BELOW
+                          and not np.may_share_memory(a, b)):
+            return OPENBLAS.one_thread(np.matmul, a, b, out)
+        return np.matmul(a, b, out=out)
     return OPENBLAS.one_thread(MATMUL.impl, a, b) if alone else MATMUL.impl(a, b)

@@ -23,7 +23,6 @@ from ..registry import Op, register
 from ..sweeps import backward, forward
 from ..types import TupleType
 from . import elementwise as ew
-from . import shape as shape_ops
 from .shape import zeros_like
 from .sources import CONSTANT, parameter
 from .tuples import part
@@ -87,6 +86,9 @@ def run_scan(attrs, args, run_body):
     if attrs["reverse"]:
         ys.reverse()
         history.reverse()
+        history.insert(0, carry)  # by index: what step t - 1 starts from, step t produced
+    else:
+        history.append(carry)
     y_leaves = body.outputs[n_carry:]
     if length == 0:
         slices = [np.zeros(x.shape[1:], x.dtype) for x in xs]
@@ -94,10 +96,10 @@ def run_scan(attrs, args, run_body):
     else:
         y_shapes = [None] * len(y_leaves)
     results = [np.asarray(c) for c in carry]
-    results += [_stack([y[j] for y in ys], shape, leaf.dtype) for j, (leaf, shape) in enumerate(zip(y_leaves, y_shapes))]
+    results += [_stack([y[j] for y in ys], shape, leaf.dtype)
+                for j, (leaf, shape) in enumerate(zip(y_leaves, y_shapes))]
     if attrs["keep_history"]:
-        results += [_stack([h[j] for h in history], np.shape(c), leaf.dtype)
-                    for j, (leaf, c) in enumerate(zip(body.inputs[:n_carry], carry))]
+        results += [np.stack([np.asarray(h[j]) for h in history]) for j in range(n_carry)]
     return tuple(results)
 
 
@@ -120,9 +122,9 @@ def run_while(attrs, args, run_cond, run_body):
         carry = list(run_body(carry + captured))
         trips += 1
     results = [np.asarray(c) for c in carry]
-    if attrs["keep_history"]:  # every carry keeps its shape, so the last one gives the empty stack's
-        results += [_stack([h[j] for h in history], np.shape(c), leaf.dtype)
-                    for j, (leaf, c) in enumerate(zip(attrs["body"].inputs[:n_carry], carry))]
+    if attrs["keep_history"]:
+        history.append(carry)
+        results += [np.stack([np.asarray(h[j]) for h in history]) for j in range(n_carry)]
     return tuple(results)
 
 
@@ -146,8 +148,11 @@ class _ControlFlow(Op):
 @register
 class SCAN(_ControlFlow):
     """inputs: initial carries, scanned inputs (stacked along axis 0), captured values.
-    Results: final carries, stacked per-step outputs, and (keep_history) the stacked carries
-    each step started from."""
+    Results: final carries, stacked per-step outputs, and (keep_history) the carries between
+    steps, T + 1 of them by index: for a forward scan entry t is what step t started from and
+    entry T the final carry; for a reverse one, entry t + 1 is what step t started from and entry
+    0 the final carry. Either way, one slice is what the steps started from, the other what they
+    produced."""
 
     name = "scan"
     body_attrs = ("body",)
@@ -159,7 +164,8 @@ class SCAN(_ControlFlow):
         parts = [(x.shape, x.dtype) for x in inputs[:n_carry]]
         parts += [((length,) + y.shape, y.dtype) for y in body.outputs[n_carry:]]
         if attrs["keep_history"]:
-            parts += [((length,) + x.shape, x.dtype) for x in inputs[:n_carry]]
+            stored = None if length is None else length + 1
+            parts += [((stored,) + x.shape, x.dtype) for x in inputs[:n_carry]]
         return TupleType(parts)
 
     def run_with(self, attrs, args, run_bodies):
@@ -177,10 +183,9 @@ class SCAN(_ControlFlow):
         # a pass may have dropped the history: this gradient then recomputes the loop, keeping it
         source = out if attrs["keep_history"] else build(SCAN, inputs, {**attrs, "keep_history": True}, out.site)
         history = [part(source, n_carry + n_ys + j) for j in range(n_carry)]
-        finals = [part(source, j) for j in range(n_carry)]
         ys = [part(out, n_carry + j) for j in range(n_ys)]
         return _loop_vjp(attrs["body"], inputs, n_carry, n_xs, g[:n_carry], g[n_carry:n_carry + n_ys], g_hist, ys,
-                         history, finals, attrs["reverse"], attrs["length"], attrs["site"], out.site)
+                         history, attrs["reverse"], attrs["length"], attrs["site"], out.site)
 
     def jvp(self, tangents, out, *inputs, **attrs):
         n_carry, n_xs = attrs["n_carry"], attrs["n_xs"]
@@ -213,7 +218,8 @@ class SCAN(_ControlFlow):
 @register
 class WHILE(_ControlFlow):
     """inputs: initial carries, captured values (read by the condition and the body). Results:
-    final carries and (keep_history) the stacked carries each iteration started from."""
+    final carries and (keep_history) the carries between iterations: the trip count + 1 of them,
+    the initial carry first and the final one last."""
 
     name = "while"
     body_attrs = ("cond", "body")
@@ -239,10 +245,9 @@ class WHILE(_ControlFlow):
         # a pass may have dropped the history: this gradient then recomputes the loop, keeping it
         source = out if attrs["keep_history"] else build(WHILE, inputs, {**attrs, "keep_history": True}, out.site)
         history = [part(source, n_carry + j) for j in range(n_carry)]
-        finals = [part(source, j) for j in range(n_carry)]
         # the iterations run backwards: a reverse scan over the recorded carries
-        return _loop_vjp(attrs["body"], inputs, n_carry, 0, g[:n_carry], [], g_hist, [], history, finals, False,
-                         None, attrs["site"], out.site)
+        return _loop_vjp(attrs["body"], inputs, n_carry, 0, g[:n_carry], [], g_hist, [], history, False, None,
+                         attrs["site"], out.site)
 
     def jvp(self, tangents, out, *inputs, **attrs):
         n_carry = attrs["n_carry"]
@@ -377,23 +382,24 @@ def _substitute(outputs, replace):
     return [new.get(id(y), y) for y in outputs]
 
 
-def _produced_carries(history, final, reverse):
-    """The carry each step produced, stacked by step: the next step's stored carry (the final
-    one for the last step run)."""
-    last = shape_ops.expand_dims(final, 0)
-    if reverse:  # steps ran from the end: step t produced what step t - 1 started from
-        return shape_ops.concatenate([last, history], 0)[:-1]
-    return shape_ops.concatenate([history, last], 0)[1:]
+def _plus_cotangent(a, b):
+    return b if a is None else a if b is None else ew.add(a, b)
 
 
-def _loop_vjp(body, inputs, n_carry, n_xs, g_carry, g_ys, g_hist, ys, history, finals, forward_reverse, length,
-              site, at):
+def _between_steps(history, reverse):
+    """(what the steps started from, what they produced), stacked by step, from a loop's T + 1
+    stored carries (see SCAN): two views of one array."""
+    if reverse:
+        return history[1:], history[:-1]
+    return history[:-1], history[1:]
+
+
+def _loop_vjp(body, inputs, n_carry, n_xs, g_carry, g_ys, g_hist, ys, history, forward_reverse, length, site, at):
     """Input cotangents of a scan (or a while: no scanned inputs, no per-step outputs) from a
     scan in the opposite direction over the recorded carries.
 
-    Each backward step also reads the carries its forward step produced (the next step's stored
-    carries, the last one's being the final carries), so the rules that use an op's output
-    (tanh's, exp's) read them instead of recomputing the step."""
+    Each backward step also reads the carries its forward step produced, so the rules that use an
+    op's output (tanh's, exp's) read them instead of recomputing the step."""
     init, xs, captured = inputs[:n_carry], inputs[n_carry:n_carry + n_xs], inputs[n_carry + n_xs:]
     carry_float = [j for j in range(n_carry) if _is_float(init[j])]
     x_float = [j for j in range(n_xs) if _is_float(xs[j])]
@@ -437,12 +443,20 @@ def _loop_vjp(body, inputs, n_carry, n_xs, g_carry, g_ys, g_hist, ys, history, f
                           {id(outs[j]): p for j, p in zip(carry_float, produced)})
     back_body = Graph(params, results)
 
-    init_g = [g_carry[j] if g_carry[j] is not None else zeros_like(init[j]) for j in carry_float]
+    started = [_between_steps(history[j], forward_reverse)[0] for j in range(n_carry)]
+    produced_by_step = [_between_steps(history[j], forward_reverse)[1] for j in carry_float]
+    # a stored carry's cotangent: the entries the steps started from go with their steps; the
+    # entry holding the final carry adds to the final carry's cotangent
+    final_entry = 0 if forward_reverse else -1
+    g_final = [_plus_cotangent(g_carry[j], None if g_hist[j] is None else g_hist[j][final_entry])
+               for j in range(n_carry)]
+    g_started = [None if g_hist[j] is None else _between_steps(g_hist[j], forward_reverse)[0] for j in range(n_carry)]
+    init_g = [g_final[j] if g_final[j] is not None else zeros_like(init[j]) for j in carry_float]
     init_acc = [zeros_like(captured[j]) for j in cap_float]
-    seq = [history[j] for j in range(n_carry)] + list(xs)
+    seq = started + list(xs)
     seq += [g_ys[j] if g_ys[j] is not None else zeros_like(ys[j]) for j in y_float]
-    seq += [g_hist[j] for j in hist_fed]
-    seq += [_produced_carries(history[j], finals[j], forward_reverse) for j in carry_float]
+    seq += [g_started[j] for j in hist_fed]
+    seq += produced_by_step
     # with nothing to scan over (no carries, no inputs) the forward loop's static length is it
     attrs = {"body": back_body, "n_carry": len(init_g) + len(init_acc), "n_xs": len(seq),
              "length": None if seq else length,
