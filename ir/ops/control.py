@@ -6,12 +6,13 @@ become extra inputs). The loops themselves are written once, in `run_scan`/`run_
 take a function running one body: the interpreter passes its own, a backend a compiled body.
 
 Reverse mode (JAX's scan transpose, TF1's while gradients): a scan or while node also returns
-the stacked carries it entered each step with (its history); the VJP is a scan in the opposite
-direction whose body is the backward sweep of the forward body at each step, carrying the
-carries' cotangents and summing the captured values' cotangents. A while loop's history has
-the trip count as its leading (None) dimension, so its VJP is such a scan too. Forward mode runs
-the primal and the tangents side by side in one loop of the same kind. `prune_loop_outputs`
-(passes) drops a history nobody reads, so a forward-only loop stores nothing per step.
+the carries between its steps, stacked (its history, trip count + 1 entries); the VJP is a scan
+in the opposite direction whose body is the backward sweep of one forward step, reading what the
+step started from and what it produced, carrying the carries' cotangents and summing the
+captured values' cotangents. A while loop's history has its run-time trip count in its leading
+(None) dimension, so its VJP is such a scan too. Forward mode runs the primal and the tangents
+side by side in one loop of the same kind. passes/prune_loops.py drops a history nobody reads,
+so a forward-only loop stores nothing per step.
 """
 import numpy as np
 
