@@ -156,3 +156,16 @@ def test_max_plans_must_be_a_positive_int(bad):
     x = gc.placeholder((None,), name="x")
     with pytest.raises(ValueError, match="max_plans must be a positive int"):
         gc.compile([x], gc.exp(x), max_plans=bad)
+
+
+def test_a_failed_call_returns_its_workspace_to_the_pool():
+    x = gc.placeholder((None,), "int64", name="x")
+    y = gc.placeholder((None,), "int64", name="y")
+    f = gc.compile([x, y], x ** y)
+    np.testing.assert_array_equal(f(np.array([2, 3]), np.array([1, 2])), [2, 9])
+    pool = f._runner.run.__globals__["free"]
+    assert len(pool) == 1
+    with pytest.raises(ValueError, match="negative integer powers"):
+        f(np.array([2, 3]), np.array([-1, 2]))
+    assert len(pool) == 1  # the next call reuses its buffers instead of allocating new ones
+    np.testing.assert_array_equal(f(np.array([2, 3]), np.array([3, 0])), [8, 1])

@@ -189,16 +189,19 @@ class CompiledDriver(Executable):
         self.graph = graph
         outermost = plan_cache is None
         d = DriverSource(graph, stats, nan_check, plan_cache or PlanCache(max_plans, stats))
+        # The workspace goes back to the pool also when a step raises (try costs nothing when
+        # nothing is raised), so a failed call does not make the next one allocate afresh.
         lines = ["def run(feeds, state):", "    try:", "        ws = free.pop()", "    except IndexError:",
-                 "        ws = workspace()"]
+                 "        ws = workspace()", "    try:"]
         for node in graph.nodes:
             args = ", ".join(d.names[id(x)] for x in node.inputs)
             lower = LOWERINGS.get(node.op) or (_lower_with_bodies if node.op.body_attrs else _lower_numpy)
-            lines.append(f"    {d.names[id(node)]} = {lower(d, node, args)}")
+            lines.append(f"        {d.names[id(node)]} = {lower(d, node, args)}")
         outs = ", ".join(d.names[id(x)] for x in graph.outputs)
         ups = ", ".join(d.names[id(v)] for v in graph.updates.values())
-        lines.append("    free.append(ws)")
-        lines.append(f"    return [{outs}], [{ups}]")
+        lines.append(f"        return [{outs}], [{ups}]")
+        lines.append("    finally:")
+        lines.append("        free.append(ws)")
         self.source = "\n".join(lines)
         d.namespace["workspace"] = workspace_factory(d.slot_count, d.recyclers)
         # Outputs computed by a kernel or matmul into a recycled result are new arrays that
