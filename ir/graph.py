@@ -25,6 +25,20 @@ def toposort(roots):
     return order
 
 
+def substitute(outputs, replace):
+    """`outputs` with the nodes of `replace` (id -> node) read in their place: a copy (same op,
+    attrs, site) of every node that depends on a replaced one; the others are kept as they are."""
+    new = dict(replace)
+    for node in toposort(outputs):
+        if id(node) in new or not node.inputs:
+            continue
+        inputs = [new.get(id(x), x) for x in node.inputs]
+        if any(a is not b for a, b in zip(inputs, node.inputs)):
+            new[id(node)] = Node(node.op, inputs, node.attrs, node.shape, node.dtype, name=node.name,
+                                 site=node.site, parts=node.parts)
+    return [new.get(id(y), y) for y in outputs]
+
+
 def _attr_text(node):
     parts = []
     shown_below = set(node.op.body_attrs) | set(node.op.noted_attrs)
@@ -89,15 +103,8 @@ class Graph:
                 yield from body.walk(node)
 
     def inline(self, args):
-        """This body's outputs built over `args` (nodes, one per body input): a copy of every
-        node with each parameter replaced by its argument, keeping ops, attrs and sites."""
-        copies = {id(param): arg for param, arg in zip(self.inputs, args)}
-        for node in self.nodes:
-            if id(node) not in copies:
-                copies[id(node)] = Node(node.op, [copies[id(x)] for x in node.inputs], node.attrs, node.shape,
-                                        node.dtype, name=node.name, site=node.site, parts=node.parts) \
-                    if node.inputs else node
-        return [copies[id(x)] for x in self.outputs]
+        """This body's outputs built over `args` (nodes, one per body input)."""
+        return substitute(self.outputs, {id(param): arg for param, arg in zip(self.inputs, args)})
 
     def listing(self, kind="graph", indent="", labels=None):
         labels = labels or self.labels()

@@ -8,7 +8,7 @@
    gradients of a backward loop), becomes one matmul after the loop over all steps' `a` and
    `b` stacked: `a` is a scanned input already or becomes a per-step output, as does `b`.
 """
-from graphc.ir.graph import Graph, toposort
+from graphc.ir.graph import Graph, substitute, toposort
 from graphc.ir.node import Node
 from graphc.ir.ops import elementwise as ew
 from graphc.ir.ops import reductions as red
@@ -118,7 +118,7 @@ def _hoist_step_values(scan):
     moved = frontier + list(params[n_carry + n_xs:]) + constants
     inner = {id(p): q for p, q in zip(params[:n_carry + n_xs], new_params)}
     inner.update({id(n): q for n, q in zip(moved, new_params[n_carry + n_xs:])})
-    new_body = Graph(new_params, _copy(body.outputs, inner))
+    new_body = Graph(new_params, substitute(body.outputs, inner))
     inputs = (list(scan.inputs[:n_carry + n_xs]) + [outside(n) for n in frontier]
               + list(scan.inputs[n_carry + n_xs:]) + [outside(n) for n in constants])
     attrs = {**scan.attrs, "body": new_body, "n_xs": n_xs + len(frontier)}
@@ -129,14 +129,6 @@ def _moved(site):
     """The site of a node moved out of a loop: the user's line, and where it runs now (verify
     then compares it with nothing of the loop's, whose values it no longer has)."""
     return f"{site} (moved out of the loop)"
-
-
-def _copy(outputs, inner):
-    """Copies of the nodes computing `outputs`, reading `inner[id(x)]` where given."""
-    for node in toposort(outputs):
-        if id(node) not in inner:
-            inner[id(node)] = clone_with_inputs(node, [inner[id(x)] for x in node.inputs]) if node.inputs else node
-    return [inner[id(y)] for y in outputs]
 
 
 def _accumulated_term(body, j, users):
@@ -228,7 +220,7 @@ def _hoist_accumulated_products(scan):
     inner = {id(params[j]): q for j, q in zip(kept, new_params)}
     inner.update({id(p): q for p, q in zip(params[n_carry:], new_params[len(kept):])})
     outs = [body.outputs[j] for j in kept] + list(body.outputs[n_carry:]) + emitted
-    new_body = Graph(new_params, _copy(outs, inner))
+    new_body = Graph(new_params, substitute(outs, inner))
     inputs = [scan.inputs[j] for j in kept] + list(scan.inputs[n_carry:])
     node = build(SCAN, inputs, {**scan.attrs, "body": new_body, "n_carry": len(kept)}, scan.site)
 

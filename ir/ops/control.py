@@ -17,7 +17,7 @@ so a forward-only loop stores nothing per step.
 import numpy as np
 
 from ..errors import IterationLimitError, ShapeError
-from ..graph import Graph, toposort
+from ..graph import Graph, substitute
 from ..interpreter import evaluate
 from ..node import Node
 from ..registry import Op, register
@@ -370,19 +370,6 @@ def _tangent_body(body, n_carry, n_xs):
     return Graph(params, results), set(tangent), [params.index(p) for p in primal]
 
 
-def _substitute(outputs, replace):
-    """Copies of `outputs` with the nodes of `replace` (id -> node) swapped in where they are read."""
-    new = dict(replace)
-    for node in toposort(outputs):
-        if id(node) in new or not node.inputs:
-            continue
-        inputs = [new.get(id(x), x) for x in node.inputs]
-        if any(a is not b for a, b in zip(inputs, node.inputs)):
-            new[id(node)] = Node(node.op, inputs, node.attrs, node.shape, node.dtype, name=node.name,
-                                 site=node.site, parts=node.parts)
-    return [new.get(id(y), y) for y in outputs]
-
-
 def _plus_cotangent(a, b):
     return b if a is None else a if b is None else ew.add(a, b)
 
@@ -440,7 +427,7 @@ def _loop_vjp(body, inputs, n_carry, n_xs, g_carry, g_ys, g_hist, ys, history, f
     d_c, d_x, d_k = grads[:n_cf], grads[n_cf:n_cf + n_xf], grads[n_cf + n_xf:]
     # a stored carry's own cotangent joins the cotangent of the carry at the step it started
     d_c = [ew.add(d, g_h[hist_fed.index(j)]) if j in hist_fed else d for d, j in zip(d_c, carry_float)]
-    results = _substitute(d_c + [ew.add(a, d) for a, d in zip(acc, d_k)] + d_x,
+    results = substitute(d_c + [ew.add(a, d) for a, d in zip(acc, d_k)] + d_x,
                           {id(outs[j]): p for j, p in zip(carry_float, produced)})
     back_body = Graph(params, results)
 
