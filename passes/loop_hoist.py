@@ -16,35 +16,27 @@ from graphc.ir.ops import shape as shp
 from graphc.ir.ops.control import SCAN, build
 from graphc.ir.ops.linalg import MATMUL, TRANSPOSE, matmul, transpose
 from graphc.ir.ops.sources import parameter, parameter_of
-from graphc.ir.ops.tuples import PART, part
+from graphc.ir.ops.tuples import part
 
 from graphc.ir.source import site_override
 
-from .rewrite import clone_with_inputs
+from .rewrite import rebuild_results
 
 
 def hoist_loops(graph):
     """Both rewrites on every scan of `graph` (the pipeline runs passes inside bodies too)."""
-    new = {}
-    results_of = {}  # id(old scan) -> {its result index: the node now computing that result}
-    for node in graph.nodes:
-        if node.op is PART and id(node.inputs[0]) in results_of:
-            new[id(node)] = results_of[id(node.inputs[0])][node.attrs["index"]]
-            continue
-        node_new = clone_with_inputs(node, [new[id(x)] for x in node.inputs])
-        if node.op is SCAN:
-            hoisted = _hoist_step_values(node_new)
-            # the accumulators' positions shift, which a stored history's would too: only
-            # loops that keep none (backward loops; forward ones once pruned)
-            results = None if node.attrs["keep_history"] else _hoist_accumulated_products(hoisted)
-            if results is None and hoisted is not node_new:
-                results = {i: part(hoisted, i) for i in range(len(node.parts))}
-            if results is not None:
-                results_of[id(node)] = results
-            node_new = hoisted
-        new[id(node)] = node_new
-    return Graph(graph.inputs, [new[id(x)] for x in graph.outputs],
-                 {var: new[id(v)] for var, v in graph.updates.items()})
+    def rewrite(node, clone):
+        if node.op is not SCAN:
+            return None
+        hoisted = _hoist_step_values(clone)
+        # the accumulators' positions shift, which a stored history's would too: only loops that
+        # keep none (backward loops; forward ones once pruned)
+        results = None if node.attrs["keep_history"] else _hoist_accumulated_products(hoisted)
+        if results is None and hoisted is not clone:
+            results = {i: (hoisted, i) for i in range(len(node.parts))}
+        return results
+
+    return rebuild_results(graph, rewrite)
 
 
 def _positions(node):
@@ -183,7 +175,8 @@ def _total(pattern, stacked):
 
 
 def _hoist_accumulated_products(scan):
-    """Rewrite 2: {old result index: new node} for every result, or None if nothing matched."""
+    """Rewrite 2: {old result index: a node or (new scan, result index)} for every result, or
+    None if nothing matched."""
     body = scan.attrs["body"]
     n_carry, n_xs, _ = _positions(scan)
     if scan.attrs["length"] is not None and n_xs:
@@ -230,11 +223,8 @@ def _hoist_accumulated_products(scan):
             return scan.inputs[n_carry + k]
         return part(node, len(kept) + n_ys + k, site=_moved(scan.site))  # a value the loop did not give before
 
-    results = {}
-    for rank, j in enumerate(kept):
-        results[j] = part(node, rank)
-    for k in range(n_ys):
-        results[n_carry + k] = part(node, len(kept) + k)
+    results = {j: (node, rank) for rank, j in enumerate(kept)}
+    results.update({n_carry + k: (node, len(kept) + k) for k in range(n_ys)})
     with site_override(_moved(scan.site)):
         for j, pattern in found.items():
             results[j] = ew.add(scan.inputs[j], _total(pattern, [stacked(source) for source in sources[j]]))

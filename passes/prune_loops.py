@@ -7,9 +7,9 @@ input nobody asked for) is dropped from its body, with the work that only it nee
 """
 from graphc.ir.graph import Graph
 from graphc.ir.ops.control import SCAN, build
-from graphc.ir.ops.tuples import PART, part
+from graphc.ir.ops.tuples import PART
 
-from .rewrite import clone_with_inputs
+from .rewrite import rebuild_results
 
 
 def _read_results(graph):
@@ -22,23 +22,18 @@ def _read_results(graph):
 
 def prune_loop_history(graph):
     read = _read_results(graph)
-    new, index_maps = {}, {}
-    for node in graph.nodes:
-        inputs = [new[id(x)] for x in node.inputs]
-        if node.op is PART and id(node.inputs[0]) in index_maps:
-            new[id(node)] = part(inputs[0], index_maps[id(node.inputs[0])][node.attrs["index"]], name=node.name,
-                                 site=node.site)
-            continue
-        pruned = _pruned(node, inputs, read.get(id(node), set()))
+
+    def rewrite(node, clone):
+        pruned = _pruned(clone, read.get(id(node), set()))
         if pruned is None:
-            new[id(node)] = clone_with_inputs(node, inputs)
-        else:
-            new[id(node)], index_maps[id(node)] = pruned
-    return Graph(graph.inputs, [new[id(x)] for x in graph.outputs],
-                 {var: new[id(v)] for var, v in graph.updates.items()})
+            return None
+        new, index_map = pruned
+        return {old: (new, k) for old, k in index_map.items()}
+
+    return rebuild_results(graph, rewrite)
 
 
-def _pruned(node, inputs, read):
+def _pruned(node, read):
     """(the loop without its unread results, old result index -> new), or None if all are read."""
     history = node.op.history_parts(node.attrs)
     drop_history = bool(history) and not (read & set(history))
@@ -58,4 +53,4 @@ def _pruned(node, inputs, read):
         attrs["body"] = Graph(body.inputs, kept)  # what only the dropped outputs needed is gone
     kept_results = [i for i in range(len(node.parts))
                     if i not in unread_ys and not (drop_history and i in history)]
-    return build(node.op, inputs, attrs, node.site), {old: k for k, old in enumerate(kept_results)}
+    return build(node.op, node.inputs, attrs, node.site), {old: k for k, old in enumerate(kept_results)}

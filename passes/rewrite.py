@@ -4,6 +4,7 @@ import functools
 from graphc.ir.graph import Graph
 from graphc.ir.node import Node
 from graphc.ir.ops.sources import PARAMETER, PLACEHOLDER, VARIABLE
+from graphc.ir.ops.tuples import PART, part
 
 
 def clone_with_inputs(node, inputs, attrs=None):
@@ -11,6 +12,28 @@ def clone_with_inputs(node, inputs, attrs=None):
         return node
     return Node(node.op, inputs, node.attrs if attrs is None else attrs, node.shape, node.dtype, name=node.name,
                 site=node.site, parts=node.parts)
+
+
+def rebuild_results(graph, rewrite):
+    """rebuild() for rewrites that replace a tuple-valued node (a loop) by others computing its
+    results. `rewrite(old, clone)` returns None to keep the clone, or {result index: a node, or
+    (new tuple node, its result index)}; each `part` that read the old node then becomes that
+    result (a new part keeps the old one's name and site)."""
+    results_of = {}
+
+    def replace(node, inputs):
+        if node.op is PART and id(node.inputs[0]) in results_of:
+            result = results_of[id(node.inputs[0])][node.attrs["index"]]
+            if isinstance(result, tuple):
+                return part(*result, name=node.name, site=node.site)
+            return result
+        clone = clone_with_inputs(node, inputs)
+        results = rewrite(node, clone)
+        if results is not None:
+            results_of[id(node)] = results  # the clone itself is then read by nothing
+        return clone
+
+    return rebuild(graph, replace)
 
 
 def within_bodies(graph_pass):
