@@ -193,26 +193,15 @@ class SCAN(_ControlFlow):
         n_ys = len(attrs["body"].outputs) - n_carry
         body_t, floats, _ = _tangent_body(attrs["body"], n_carry, n_xs)
         groups = _groups(len(inputs), n_carry, n_xs)
-        new_inputs = []
-        for group in groups:
-            new_inputs += [inputs[i] for i in group]
-            new_inputs += [tangents[i] if tangents[i] is not None else zeros_like(inputs[i])
-                           for i in group if i in floats]
         carry_floats = [i for i in groups[0] if i in floats]
         xs_floats = [i for i in groups[1] if i in floats]
-        node = build(SCAN, new_inputs, {**attrs, "body": body_t, "n_carry": n_carry + len(carry_floats),
-                                         "n_xs": n_xs + len(xs_floats)}, out.site)
+        node = build(SCAN, _with_tangents(inputs, tangents, groups, floats),
+                     {**attrs, "body": body_t, "n_carry": n_carry + len(carry_floats),
+                      "n_xs": n_xs + len(xs_floats)}, out.site)
         y_floats = [j for j, y in enumerate(attrs["body"].outputs[n_carry:]) if _is_float(y)]
-        n_new_carry = n_carry + len(carry_floats)
-        result = [None] * len(out.parts)
-        for rank, i in enumerate(carry_floats):
-            result[i] = part(node, n_carry + rank)
+        result = _carry_tangents(node, out, n_carry, carry_floats, n_ys + len(y_floats), n_ys, attrs["keep_history"])
         for rank, j in enumerate(y_floats):
-            result[n_carry + j] = part(node, n_new_carry + n_ys + rank)
-        if attrs["keep_history"]:
-            start = n_new_carry + n_ys + len(y_floats)
-            for rank, i in enumerate(carry_floats):
-                result[n_carry + n_ys + i] = part(node, start + n_carry + rank)
+            result[n_carry + j] = part(node, n_carry + len(carry_floats) + n_ys + rank)
         return tuple(result)
 
 
@@ -255,22 +244,11 @@ class WHILE(_ControlFlow):
         body_t, floats, primal = _tangent_body(attrs["body"], n_carry, 0)
         params = [parameter(p, i) for i, p in enumerate(body_t.inputs)]
         cond_t = Graph(params, attrs["cond"].inline([params[i] for i in primal]))  # reads primal values only
-        new_inputs = []
-        for group in _groups(len(inputs), n_carry, 0):
-            new_inputs += [inputs[i] for i in group]
-            new_inputs += [tangents[i] if tangents[i] is not None else zeros_like(inputs[i])
-                           for i in group if i in floats]
-        carry_floats = [i for i in range(n_carry) if i in floats]
-        node = build(WHILE, new_inputs, {**attrs, "cond": cond_t, "body": body_t,
-                                          "n_carry": n_carry + len(carry_floats)}, out.site)
-        result = [None] * len(out.parts)
-        for rank, i in enumerate(carry_floats):
-            result[i] = part(node, n_carry + rank)
-        if attrs["keep_history"]:
-            start = n_carry + len(carry_floats)
-            for rank, i in enumerate(carry_floats):
-                result[n_carry + i] = part(node, start + n_carry + rank)
-        return tuple(result)
+        groups = _groups(len(inputs), n_carry, 0)
+        carry_floats = [i for i in groups[0] if i in floats]
+        node = build(WHILE, _with_tangents(inputs, tangents, groups, floats),
+                     {**attrs, "cond": cond_t, "body": body_t, "n_carry": n_carry + len(carry_floats)}, out.site)
+        return tuple(_carry_tangents(node, out, n_carry, carry_floats, 0, 0, attrs["keep_history"]))
 
 
 @register
@@ -322,6 +300,31 @@ def build(op, inputs, attrs, site):
 def _groups(n_inputs, n_carry, n_xs):
     """A loop's input positions: carries, scanned inputs, captured values."""
     return [range(0, n_carry), range(n_carry, n_carry + n_xs), range(n_carry + n_xs, n_inputs)]
+
+
+def _with_tangents(inputs, tangents, groups, floats):
+    """A primal-and-tangent loop's inputs: per group, the values, then the tangents of the float
+    ones (zeros where an input has none)."""
+    result = []
+    for group in groups:
+        result += [inputs[i] for i in group]
+        result += [tangents[i] if tangents[i] is not None else zeros_like(inputs[i]) for i in group if i in floats]
+    return result
+
+
+def _carry_tangents(node, out, n_carry, carry_floats, n_step_outputs, n_ys, keep_history):
+    """Tangents of `out`'s results (None where none) filled in for its carries and stored
+    carries from the primal-and-tangent loop `node`, whose results are: carries, carry tangents,
+    `n_step_outputs` stacked per-step outputs (values and tangents), then its stored carries and
+    stored carry tangents."""
+    result = [None] * len(out.parts)
+    for rank, i in enumerate(carry_floats):
+        result[i] = part(node, n_carry + rank)
+    if keep_history:
+        start = n_carry + len(carry_floats) + n_step_outputs
+        for rank, i in enumerate(carry_floats):
+            result[n_carry + n_ys + i] = part(node, start + n_carry + rank)
+    return result
 
 
 def _vjp_branch(body, wrt):
