@@ -77,22 +77,38 @@ def _merge_captures(*closed):
     return captured, seen
 
 
-def _rebase(body, n_args, caps, seen, all_captured, extra_args=()):
-    """`body` (over its args, then its own captures) as a body over its args, `extra_args`
-    (types of further arguments it ignores), then every capture in `all_captured`."""
+def _rebase(body, n_args, caps, seen, all_captured):
+    """`body` (over its args, then its own captures) as a body over its args, then every capture
+    in `all_captured`."""
     params = []
-    for x in list(body.inputs[:n_args]) + list(extra_args) + list(all_captured):
+    for x in list(body.inputs[:n_args]) + list(all_captured):
         params.append(parameter(x, len(params)))
-    base = n_args + len(extra_args)
-    own = [params[base + seen[id(c)]] for c in caps]
+    own = [params[n_args + seen[id(c)]] for c in caps]
     return Graph(params, body.inline(params[:n_args] + own))
 
 
-def _check_same(kind, site, what, expected, got, expected_def, got_def):
-    """A body's result must keep the structure, dtypes and shapes of what it was given."""
+def _carried(kind, site, what, expected, expected_def, got, got_def):
+    """The leaves a body returned for its carry as nodes (a Python scalar takes its carry's
+    dtype), checked to keep the carry's structure, dtypes and shapes."""
+    _check_structure(kind, site, what, expected_def, got_def)
+    got = [_leaf_node(y, like) for y, like in zip(got, expected)]
+    _check_types(kind, site, what, expected, expected_def, got)
+    return got
+
+
+def _check_same(kind, site, what, expected, expected_def, got, got_def):
+    """`got` must have the structure, dtypes and shapes of `expected`."""
+    _check_structure(kind, site, what, expected_def, got_def)
+    _check_types(kind, site, what, expected, expected_def, got)
+
+
+def _check_structure(kind, site, what, expected_def, got_def):
     if expected_def != got_def:
         raise TypeError(f"{kind}: {what} returned the structure {got_def!r}, expected {expected_def!r} "
                         f"({kind} at {site})")
+
+
+def _check_types(kind, site, what, expected, expected_def, got):
     for path, want, have in zip(leaf_paths(expected_def), expected, got):
         if want.dtype != have.dtype:
             raise TypeError(f"{kind}: {what} changed {path} from {_type_text(want)} to {_type_text(have)}; "
@@ -127,7 +143,7 @@ def cond(pred, true_fn, false_fn, *operands):
         results.append((outs, out_def))
         closed.append(_close(params, outs))
     (t_outs, t_def), (f_outs, f_def) = results
-    _check_same("cond", site, "false_fn", t_outs, f_outs, t_def, f_def)
+    _check_same("cond", site, "false_fn", t_outs, t_def, f_outs, f_def)
     captured, seen = _merge_captures(*closed)
     bodies = [_rebase(body, len(leaves), caps, seen, captured) for body, caps in closed]
     node = build(COND, [pred] + leaves + captured, {"true_body": bodies[0], "false_body": bodies[1], "site": site},
@@ -147,8 +163,7 @@ def while_loop(cond_fn, body_fn, init_val, max_iterations=None):
         raise ValueError(f"while_loop: init_val holds no values ({site})")
     init = [_leaf_node(x) for x in init]
     b_params, b_outs, b_def = _trace(lambda ps: body_fn(unflatten(treedef, ps)), init)
-    b_outs = [_leaf_node(y, like) for y, like in zip(b_outs, init)] if b_def == treedef else b_outs
-    _check_same("while_loop", site, "body_fn", init, [_leaf_node(y) for y in b_outs], treedef, b_def)
+    b_outs = _carried("while_loop", site, "body_fn", init, treedef, b_outs, b_def)
     c_params, c_outs, c_def = _trace(lambda ps: cond_fn(unflatten(treedef, ps)), init)
     if len(c_outs) != 1:
         raise TypeError(f"while_loop: cond_fn must return one bool value, got the structure {c_def!r} "
@@ -187,8 +202,9 @@ def scan(fn, init, xs=None, length=None, reverse=False):
         raise ShapeError(f"scan: the scanned values' leading sizes disagree: {', '.join(sizes)}"
                          f"{'' if length is None else f' and length={length}'} ({site})")
     static_length = int(length) if length is not None else None
-    likes = carry + [parameter_of(x.shape[1:], x.dtype, 0, x.site) for x in x_leaves]  # one step's slices
-    params = [parameter_of(x.shape, x.dtype, i, x.site) for i, x in enumerate(likes)]
+    # the body's parameters: the carries, then one step's slice of each scanned input
+    types = [(x.shape, x.dtype, x.site) for x in carry] + [(x.shape[1:], x.dtype, x.site) for x in x_leaves]
+    params = [parameter_of(shape, dtype, i, where) for i, (shape, dtype, where) in enumerate(types)]
 
     def step(params):
         c = unflatten(carry_def, params[:len(carry)])
@@ -200,8 +216,7 @@ def scan(fn, init, xs=None, length=None, reverse=False):
 
     result = step(params)
     out_carry, out_def = flatten(result[0])
-    out_carry = [_leaf_node(y, like) for y, like in zip(out_carry, carry)] if out_def == carry_def else out_carry
-    _check_same("scan", site, "fn", carry, [_leaf_node(y) for y in out_carry], carry_def, out_def)
+    out_carry = _carried("scan", site, "fn", carry, carry_def, out_carry, out_def)
     ys, y_def = flatten(result[1])
     ys = [_leaf_node(y) for y in ys] if result[1] is not None else []
     body, captured = _close(params, out_carry + ys)

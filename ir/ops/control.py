@@ -87,8 +87,9 @@ def run_scan(attrs, args, run_body):
     if attrs["reverse"]:
         ys.reverse()
         history.reverse()
-        history.insert(0, carry)  # by index: what step t - 1 starts from, step t produced
-    else:
+        if attrs["keep_history"]:
+            history.insert(0, carry)  # by index: what step t - 1 starts from, step t produced
+    elif attrs["keep_history"]:
         history.append(carry)
     y_leaves = body.outputs[n_carry:]
     if length == 0:
