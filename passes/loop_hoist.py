@@ -179,8 +179,8 @@ def _hoist_accumulated_products(scan):
     None if nothing matched."""
     body = scan.attrs["body"]
     n_carry, n_xs, _ = _positions(scan)
-    if scan.attrs["length"] is not None and n_xs:
-        return None  # the loop checks its inputs against the given length: it must still run
+    if scan.attrs["length"] is not None and any(x.shape[0] is None for x in scan.inputs[n_carry:n_carry + n_xs]):
+        return None  # the loop checks its inputs' run-time sizes against the given length: it must still run
     n_ys = len(body.outputs) - n_carry
     users = {}
     for node in body.nodes:

@@ -16,7 +16,8 @@ from .stabilize import stabilize
 # write (log(softmax(x)), log(1 + x), ...). Then canonicalize (constant folding, CSE), so that
 # simplify's local rules see shared subexpressions and literal constants; CSE again merges what
 # simplify made equal, and DCE drops what the rewrites orphaned. Last, loops drop the per-step
-# history that no gradient reads, and move out what does not need their carry.
+# history that no gradient reads, and move out what does not need their carry; the inputs that
+# only the moved work read are then dropped from the loops.
 PIPELINES = {
     "default": [
         ("stabilize", stabilize),
@@ -27,6 +28,7 @@ PIPELINES = {
         ("dce", dce),
         ("prune_loops", prune_loop_history),
         ("hoist_loops", hoist_loops),
+        ("prune_loops_again", prune_loop_history),
     ],
     "none": [],
 }

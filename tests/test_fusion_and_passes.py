@@ -56,7 +56,7 @@ def test_stats_record_every_pass():
     f = gc.compile([x], gc.neg(gc.neg(x)) * 1.0 + gc.exp(x))
     names = [p["name"] for p in f.stats.passes]
     assert names == ["stabilize", "constant_fold", "cse", "simplify", "cse_again", "dce", "prune_loops",
-                     "hoist_loops", "fuse"]
+                     "hoist_loops", "prune_loops_again", "fuse"]
     for p in f.stats.passes:
         assert p["nodes_before"] >= 0 and p["nodes_after"] >= 0 and p["seconds"] >= 0
     assert f.stats.kernels == 1 and f.stats.compile_time > 0
