@@ -40,11 +40,28 @@ def _run_body(body, observe):
     return run
 
 
-def _stack(values, shape, dtype):
-    """Per-step values stacked along a new axis 0; with no steps, an empty (0, *shape) array."""
-    if values:
-        return np.stack([np.asarray(v) for v in values])
-    return np.zeros((0,) + tuple(shape), dtype)
+class _Stacked:
+    """Per-step values stacked along a new axis 0, written into one array as the steps make them
+    (no list of every step's array, no copy at the end)."""
+
+    def __init__(self, count, what, site):
+        self.count = count
+        self.what = what
+        self.site = site
+        self.array = None
+
+    def put(self, index, value):
+        value = np.asarray(value)
+        if self.array is None:
+            self.array = np.empty((self.count,) + value.shape, value.dtype)
+        elif value.shape != self.array.shape[1:]:
+            raise ShapeError(f"{self.what} has shape {value.shape} at one step and {self.array.shape[1:]} at another "
+                             f"(loop built at {self.site})")
+        self.array[index] = value
+
+    def result(self, shape, dtype):
+        """The stacked array; with no steps, an empty (0, *shape) one."""
+        return self.array if self.array is not None else np.zeros((0,) + tuple(shape), dtype)
 
 
 def _step_output_shapes(body, n_carry, args, run_body, site):
@@ -64,6 +81,16 @@ def _step_output_shapes(body, n_carry, args, run_body, site):
     return [np.shape(v) for v in values[n_carry:]]
 
 
+def scan_length(attrs, xs):
+    """The scan's trip count, checked against the leading size of every scanned input."""
+    length = attrs["length"] if attrs["length"] is not None else xs[0].shape[0]
+    for x in xs:
+        if x.shape[0] != length:
+            raise ShapeError(f"scan: the scanned inputs have leading sizes {[x.shape[0] for x in xs]}, "
+                             f"they must all be {length} (scan built at {attrs['site']})")
+    return length
+
+
 def run_scan(attrs, args, run_body):
     """The scan loop, given `run_body(args) -> outputs` for its body."""
     n_carry, n_xs = attrs["n_carry"], attrs["n_xs"]
@@ -71,37 +98,28 @@ def run_scan(attrs, args, run_body):
     carry = list(args[:n_carry])
     xs = [np.asarray(x) for x in args[n_carry:n_carry + n_xs]]
     captured = list(args[n_carry + n_xs:])
-    length = attrs["length"] if attrs["length"] is not None else xs[0].shape[0]
-    for x in xs:
-        if x.shape[0] != length:
-            raise ShapeError(f"scan: the scanned inputs have leading sizes {[x.shape[0] for x in xs]}, "
-                             f"they must all be {length} (scan built at {attrs['site']})")
-    steps = range(length - 1, -1, -1) if attrs["reverse"] else range(length)
-    ys, history = [], []
-    for t in steps:
-        if attrs["keep_history"]:
-            history.append(carry)
+    length = scan_length(attrs, xs)
+    reverse, keep = attrs["reverse"], attrs["keep_history"]
+    y_leaves = body.outputs[n_carry:]
+    ys = [_Stacked(length, f"per-step output {j} of the scan", attrs["site"]) for j in range(len(y_leaves))]
+    history = [_Stacked(length + 1, f"carry {j} of the scan", attrs["site"]) for j in range(n_carry)] if keep else []
+    for t in (range(length - 1, -1, -1) if reverse else range(length)):
+        for stored, c in zip(history, carry):
+            stored.put(t + 1 if reverse else t, c)  # by index: what step t - 1 starts from, step t produced
         outputs = run_body(carry + [x[t] for x in xs] + captured)
         carry = list(outputs[:n_carry])
-        ys.append(outputs[n_carry:])
-    if attrs["reverse"]:
-        ys.reverse()
-        history.reverse()
-        if attrs["keep_history"]:
-            history.insert(0, carry)  # by index: what step t - 1 starts from, step t produced
-    elif attrs["keep_history"]:
-        history.append(carry)
-    y_leaves = body.outputs[n_carry:]
+        for stacked, y in zip(ys, outputs[n_carry:]):
+            stacked.put(t, y)
+    for stored, c in zip(history, carry):
+        stored.put(0 if reverse else length, c)
     if length == 0:
         slices = [np.zeros(x.shape[1:], x.dtype) for x in xs]
         y_shapes = _step_output_shapes(body, n_carry, carry + slices + captured, run_body, attrs["site"])
     else:
         y_shapes = [None] * len(y_leaves)
     results = [np.asarray(c) for c in carry]
-    results += [_stack([y[j] for y in ys], shape, leaf.dtype)
-                for j, (leaf, shape) in enumerate(zip(y_leaves, y_shapes))]
-    if attrs["keep_history"]:
-        results += [np.stack([np.asarray(h[j]) for h in history]) for j in range(n_carry)]
+    results += [stacked.result(shape, leaf.dtype) for stacked, leaf, shape in zip(ys, y_leaves, y_shapes)]
+    results += [stored.array for stored in history]
     return tuple(results)
 
 
@@ -124,9 +142,13 @@ def run_while(attrs, args, run_cond, run_body):
         carry = list(run_body(carry + captured))
         trips += 1
     results = [np.asarray(c) for c in carry]
-    if attrs["keep_history"]:
+    if attrs["keep_history"]:  # the trip count is known only now
         history.append(carry)
-        results += [np.stack([np.asarray(h[j]) for h in history]) for j in range(n_carry)]
+        for j in range(n_carry):
+            stored = _Stacked(trips + 1, f"carry {j} of the while_loop", attrs["site"])
+            for t, h in enumerate(history):
+                stored.put(t, h[j])
+            results.append(stored.array)
     return tuple(results)
 
 
