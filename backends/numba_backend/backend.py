@@ -12,6 +12,7 @@ import numpy as np
 
 from graphc.ir.errors import GraphcError
 from graphc.ir.interpreter import located
+from graphc.ir.ops.control import SCAN
 from graphc.ir.ops.fused import FUSED
 from graphc.ir.ops.linalg import MATMUL, TRANSPOSE
 from graphc.ir.ops.sources import CONSTANT, PARAMETER, PLACEHOLDER, VARIABLE
@@ -22,6 +23,7 @@ from graphc.passes.verify import RUNTIME_SIZE
 from ..base import Backend, Executable
 from ..nan_check import checked
 from .blas import matmul_into
+from .compiled_loop import CompiledScan
 from .loop_kernel import LoopKernel
 from .memory import plan_memory, result_owners, workspace_factory
 from .nn_kernels import ROW_KERNELS
@@ -73,6 +75,7 @@ class DriverSource:
         self.near_blas = any(node.op is MATMUL for node in graph.nodes)
         self.numpy_ops = {}
         self.bodies = []  # drivers of the bodies of control-flow nodes
+        self.loops = []  # scans whose whole loop is one compiled function
 
     def bind(self, prefix, node, value):
         """Put `value` in the driver's namespace under a name for this node; returns the name."""
@@ -153,6 +156,11 @@ def _lower_with_bodies(d, node, args):
     d.bodies.extend(drivers)
     runs = [_body_runner(driver) for driver in drivers]
     attrs, run_with = node.attrs, node.op.run_with
+    if node.op is SCAN and not d.nan_check:  # NaN checks name the step: those loops stay Python-driven
+        compiled = CompiledScan.of(node, d.stats, d.plan_cache, run_with)
+        if compiled is not None:
+            d.loops.append(compiled)
+            run_with = compiled
     return f"{d.step(node, located_step(node, lambda *inputs: run_with(attrs, inputs, runs)))}({args})"
 
 
@@ -211,6 +219,7 @@ class CompiledDriver(Executable):
         self.run = d.namespace["run"]
         self.runners = d.runners
         self.bodies = d.bodies
+        self.loops = d.loops
         # What this driver runs, its bodies' drivers included (for the stats of the outermost).
         self.kernel_count = len(d.runners) + sum(body.kernel_count for body in d.bodies)
         self.buffer_count = d.slot_count + sum(body.buffer_count for body in d.bodies)
@@ -237,6 +246,8 @@ class CompiledDriver(Executable):
         """Compile every kernel now (for the layouts static shapes predict), not on the first call."""
         for body in self.bodies:
             body.warm()
+        for loop in self.loops:
+            loop.warm()
         for node, runner in self.runners:
             kernel = runner.kernel
             try:
@@ -253,6 +264,7 @@ class CompiledDriver(Executable):
     def kernel_sources(self):
         """The generated numba source of every kernel variant compiled so far."""
         own = [f"# {r.kernel.description}\n{r.source}" for _, r in self.runners]
+        own += [f"# the loop of the scan built at {loop.node.site}\n{loop.source}" for loop in self.loops]
         return "\n".join(own + [body.kernel_sources for body in self.bodies if body.kernel_sources])
 
 

@@ -83,14 +83,19 @@ class OpenBLASThreads:
                     self._set(self._saved)
 
 
-def _symbol(lib, name):
-    """`name` as OpenBLAS builds spell it: scipy-openblas prefixes it and adds 64_ (ILP64)."""
+def _symbol_name(lib, name):
+    """`name` as OpenBLAS builds spell it (scipy-openblas prefixes it and adds 64_ for its
+    64-bit integers), or None if the library has no such symbol."""
     for prefix in ("scipy_", ""):
         for suffix in ("64_", "_64", ""):
-            fn = getattr(lib, prefix + name + suffix, None)
-            if fn is not None:
-                return fn
+            if hasattr(lib, prefix + name + suffix):
+                return prefix + name + suffix
     return None
+
+
+def _symbol(lib, name):
+    spelled = _symbol_name(lib, name)
+    return None if spelled is None else getattr(lib, spelled)
 
 
 def _candidate_libraries():
@@ -169,3 +174,34 @@ def matmul_into(sink, a, b):
             return OPENBLAS.one_thread(np.matmul, a, b, out)
         return np.matmul(a, b, out=out)
     return OPENBLAS.one_thread(MATMUL.impl, a, b) if alone else MATMUL.impl(a, b)
+
+
+# CBLAS's enum values (row-major storage, operand as stored or transposed).
+CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS = 101, 111, 112
+_gemm_functions = {}
+
+
+def gemm_function(dtype):
+    """CBLAS's gemm for float64 or float32 in NumPy's OpenBLAS, as a function numba code can call
+    (`gemm(order, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)`, pointers
+    as integers), or None where there is no such OpenBLAS. Compiled loops call it directly, so a
+    matmul inside a loop costs no trip through Python; the code refers to the symbol by name,
+    which is why a loop calling it can be cached on disk."""
+    dtype = np.dtype(dtype)
+    if OPENBLAS is None or dtype.char not in "df":
+        return None
+    if dtype.char not in _gemm_functions:
+        import llvmlite.binding
+        from numba import types
+
+        lib = ctypes.CDLL(OPENBLAS.library)
+        name = _symbol_name(lib, "cblas_dgemm" if dtype.char == "d" else "cblas_sgemm")
+        if name is None:
+            return None
+        llvmlite.binding.load_library_permanently(OPENBLAS.library)
+        size = types.int64 if "64" in name else types.int32  # an ILP64 build's integers are 64-bit
+        scalar = types.float64 if dtype.char == "d" else types.float32
+        enum, ptr = types.int32, types.voidptr
+        signature = types.void(enum, enum, enum, size, size, size, scalar, ptr, size, ptr, size, scalar, ptr, size)
+        _gemm_functions[dtype.char] = types.ExternalFunction(name, signature)
+    return _gemm_functions[dtype.char]
