@@ -372,3 +372,49 @@ def test_concurrent_calls_of_a_compiled_loop_give_each_its_own_result():
     for t in threads:
         t.join()
     assert wrong == []
+
+
+def test_fori_loop_float32_carry_with_the_index_names_the_promotion_in_both_modes():
+    """API.md's `acc + i * x` with a float32 x: the index is int64, so NumPy's rules (both
+    modes follow them) give float64; the error says so and how to cast, and the cast works."""
+    x = gc.placeholder((3,), "float32", name="x")
+    for upper in (5, gc.constant(5)):  # a scan, and a while_loop for node bounds
+        with pytest.raises(TypeError, match=r"fori_loop: body_fn changed value from float32\(3,\) to float64\(3,\)"
+                                            r".*index i is a 0-d int64 value.*i\.astype"):
+            gc.fori_loop(0, upper, lambda i, acc: acc + i * x, gc.zeros_like(x))
+    t = gc.tensor(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match=r"fori_loop.*float32 to float64.*index i is a 0-d int64 value"):
+        gc.fori_loop(0, 5, lambda i, acc: acc + i * t, gc.zeros_like(t))
+    s = gc.fori_loop(0, 5, lambda i, acc: acc + i.astype(x.dtype) * x, gc.zeros_like(x))
+    got = gc.compile([x], s)(np.full(3, 0.5, np.float32))
+    assert got.dtype == np.float32 and np.array_equal(got, np.full(3, 5.0, np.float32))
+
+
+def test_loops_drop_the_inputs_their_bodies_no_longer_read():
+    """After hoisting, the RNN's loops are passed only what their steps read (no forward input
+    the backward loop does not use is sliced each step), and a mean's count inside a body is a
+    number, not a step of the loop."""
+    inputs, loss, params = rnn_graph(T=4)
+    f = gc.compile(inputs, [loss] + gc.grad(loss, params[:3]))
+    for scan in [n for n in f.graph.nodes if n.op is SCAN]:
+        body = scan.attrs["body"]
+        read = {id(x) for m in body.nodes for x in m.inputs} | {id(y) for y in body.outputs}
+        assert all(id(p) in read for p in body.inputs), str(scan)
+    xs = gc.placeholder((4, 2, 3), name="xs")
+    total, _ = gc.scan(lambda c, x: (c + gc.mean(x * x, axis=1), None), gc.constant(np.zeros(2)), xs)
+    g = gc.compile([xs], gc.grad(gc.sum(total), [xs]), backend="numpy")
+    body = next(n for n in g.graph.nodes if n.op is SCAN).attrs["body"]
+    assert all(m.op.name != "axis_size" for m, _ in body.walk())
+    x = np.random.default_rng(3).standard_normal((4, 2, 3))
+    np.testing.assert_allclose(g(x)[0], 2 * x / 3, rtol=1e-14)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_unread_scanned_input_of_run_time_size_is_still_checked(backend):
+    xs = gc.placeholder((None, 2), name="xs")
+    ignored = gc.placeholder((None, 5), name="ignored")
+    final, _ = gc.scan(lambda c, xi: (c + xi[0], None), gc.constant(np.zeros(2)), (xs, ignored))
+    f = gc.compile([xs, ignored], final, backend=backend)
+    np.testing.assert_allclose(f(np.ones((3, 2)), np.ones((3, 5))), [3.0, 3.0])
+    with pytest.raises(gc.ShapeError, match=r"scanned inputs have leading sizes \[3, 4\]"):
+        f(np.ones((3, 2)), np.ones((4, 5)))

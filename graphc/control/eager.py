@@ -17,7 +17,7 @@ from graphc.ir.errors import IterationLimitError, ShapeError
 from graphc.ir.ops import stack
 from graphc.ir.source import user_site
 
-from .pytree import flatten, leaf_paths, unflatten
+from .pytree import flatten, leaf_paths, unflatten, with_index_hint
 
 __all__ = ["cond", "while_loop", "scan", "fori_loop"]
 
@@ -148,7 +148,10 @@ def fori_loop(lower, upper, body_fn, init_val):
     val = init_val
     for i in range(start, stop):
         val = body_fn(Tensor(np.array(i, dtype=index_dtype)), val)
-        carry.check("body_fn", val)
+        try:
+            carry.check("body_fn", val)
+        except TypeError as err:
+            raise with_index_hint(err, index_dtype) from None
     return val
 
 

@@ -17,7 +17,7 @@ from graphc.ir.ops.tuples import part
 from graphc.ir.source import user_site
 from graphc.ir.types import fmt_shape
 
-from .pytree import flatten, leaf_paths, unflatten
+from .pytree import flatten, leaf_paths, unflatten, with_index_hint
 
 
 def _type_text(x):
@@ -237,7 +237,8 @@ def fori_loop(lower, upper, body_fn, init_val):
             raise TypeError(f"fori_loop: the bounds must be integers, got {lower.dtype} and {upper.dtype} ({site})")
         lower, upper = lower.astype(dtype), upper.astype(dtype)
         state = (lower, init_val)
-        _, value = while_loop(lambda s: ew.less(s[0], upper), lambda s: (s[0] + 1, body_fn(s[0], s[1])), state)
+        body = _index_checked(body_fn, site)
+        _, value = while_loop(lambda s: ew.less(s[0], upper), lambda s: (s[0] + 1, body(s[0], s[1])), state)
         return value
     for name, bound in (("lower", lower), ("upper", upper)):
         if not isinstance(bound, (int, np.integer)) or isinstance(bound, bool):
@@ -245,5 +246,23 @@ def fori_loop(lower, upper, body_fn, init_val):
     dtype = np.result_type(np.asarray(lower).dtype, np.asarray(upper).dtype)
     start = as_node(np.asarray(lower, dtype))
     trips = max(0, int(upper) - int(lower))
-    (_, value), _ = scan(lambda s, _: ((s[0] + 1, body_fn(s[0], s[1])), None), (start, init_val), length=trips)
+    body = _index_checked(body_fn, site)
+    (_, value), _ = scan(lambda s, _: ((s[0] + 1, body(s[0], s[1])), None), (start, init_val), length=trips)
     return value
+
+
+def _index_checked(body_fn, site):
+    """body_fn, its result checked against the value it was given, in fori_loop's own words."""
+    def body(i, val):
+        out = body_fn(i, val)
+        expected, expected_def = flatten(val)
+        got, got_def = flatten(out)
+        try:
+            _carried("fori_loop", site, "body_fn", expected, expected_def, got, got_def)
+        except TypeError as err:
+            if expected_def != got_def:
+                raise
+            raise with_index_hint(err, i.dtype) from None
+        return out
+
+    return body

@@ -1,6 +1,7 @@
 """Structures of values ("pytrees", as in JAX): loop states, operands and results are a value or
 tuples (namedtuples included), lists and dicts of structures. A structure flattens to its leaves in a fixed order (dict
 keys sorted) and a description (`TreeDef`) that rebuilds it from leaves."""
+import numpy as np
 
 
 class TreeDef:
@@ -91,3 +92,11 @@ def leaf_paths(treedef):
 
     walk(treedef, "")
     return paths
+
+
+def with_index_hint(err, index_dtype):
+    """fori_loop's dtype error, with why the usual cause happens: the loop index is an integer
+    array, and NumPy's promotion (which graphc follows in both modes) makes int64 * float32 a
+    float64, where JAX's weak integers would keep float32."""
+    return TypeError(f"{err}. The loop index i is a 0-d {np.dtype(index_dtype).name} value: NumPy's rules "
+                     f"promote it with float32 to float64; cast it to the carry's dtype (i.astype(...))")
