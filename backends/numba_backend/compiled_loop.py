@@ -51,6 +51,7 @@ class _Source:
         self.constants = []  # (name, array)
         self.values = {}  # id(node) -> (name, kind, base)
         self.callees = {}  # global name -> object, for the module's lines
+        self.locals = 0
 
     def value(self, node):
         return self.values[id(node)]
@@ -64,6 +65,11 @@ class _Source:
         """An expression for the node's single value as a number."""
         name, kind, _ = self.value(node)
         return name if kind == SCALAR else f"{self.contiguous(node)}.reshape(-1)[0]"
+
+    def fresh(self):
+        """A new local name for the generated code."""
+        self.locals += 1
+        return f"f{self.locals}"
 
     def buffer(self, prefix, shape, dtype):
         name = f"{prefix}{len(self.buffers)}"
@@ -137,19 +143,19 @@ class CompiledScan:
         lines.append("    for step in range(length):")
         lines.append("        t = length - 1 - step" if reverse else "        t = step")
         for j, name in enumerate(history):  # what step t starts from
-            lines.append("        " + _store(f"{name}[t + 1]" if reverse else f"{name}[t]", carries[j], ARRAY,
-                                             body.inputs[j].ndim))
+            lines += _indented(2, _store(src, f"{name}[t + 1]" if reverse else f"{name}[t]", carries[j], ARRAY,
+                                         body.inputs[j].ndim))
         lines += ["        " + line for line in step_lines]
         for j, y in enumerate(outs[n_carry:]):
             name, kind, _ = src.value(y)
-            lines.append("        " + _store(f"{ys[j]}[t]", name, kind, y.ndim))
+            lines += _indented(2, _store(src, f"{ys[j]}[t]", name, kind, y.ndim))
         for j, c in enumerate(outs[:n_carry]):
             name, kind, _ = src.value(c)
-            lines.append("        " + _store(spares[j], name, kind, None))
+            lines += _indented(2, _store(src, spares[j], name, kind, None))
         for current, spare in zip(carries, spares):
             lines.append(f"        {current}, {spare} = {spare}, {current}")
         for j, name in enumerate(history):
-            lines.append("    " + _store(f"{name}[0]" if reverse else f"{name}[length]", carries[j], ARRAY,
+            lines += _indented(1, _store(src, f"{name}[0]" if reverse else f"{name}[length]", carries[j], ARRAY,
                                          body.inputs[j].ndim))
         lines.append(f"    return ({''.join(c + ', ' for c in carries)})")
         return src
@@ -206,10 +212,11 @@ class CompiledScan:
                         else f"{name}.reshape({layout.out_loop_shape!r})")
         if kernel.reduce:
             init = np.asarray(kernel.root.op.identity(kernel.root.dtype), kernel.root.dtype)[()]
-            lines.append(f"fill({outs[0]}, {_literal(init)})")
+            lines += _store(src, outs[0], _literal(init), SCALAR, None)
         lines.append(f"{fn_name}({layout.loop_shape!r}, {', '.join(args + outs)})")
         if kernel.reduce and kernel.root.op.divides_by_count:
-            lines.append(f"divide_by({outs[0]}, {layout.count})")
+            flat = src.fresh()
+            lines += [f"{flat} = {outs[0]}.reshape(-1)", f"for i in range({flat}.size):", f"    {flat}[i] /= {layout.count}"]
         return lines
 
     def _lower_matmul(self, src, node):
@@ -305,21 +312,30 @@ def _literal(value):
     return f"np.{value.dtype.name}({text})"
 
 
-def _store(target, name, kind, ndim):
-    """A line writing a value into an array (or, with ndim 0, one element of a stacked array)."""
+def _store(src, target, name, kind, ndim):
+    """Lines writing a value into a C-contiguous array (or, with ndim 0, into one element of a
+    stacked array): element loops, which numba compiles in a fraction of the time of a slice
+    assignment or of a helper function (one more compile per type)."""
     if ndim == 0:
         value = name if kind == SCALAR else f"np.ascontiguousarray({name}).reshape(-1)[0]"
-        return f"{target} = {value}"
+        return [f"{target} = {value}"]
+    flat = src.fresh()
     if kind == SCALAR:
-        return f"fill({target}, {name})"
-    return f"copy_into({target}, {name})"
+        return [f"{flat} = {target}.reshape(-1)", f"for i in range({flat}.size):", f"    {flat}[i] = {name}"]
+    value = name if kind == ARRAY else f"np.ascontiguousarray({name})"
+    source = src.fresh()
+    return [f"{flat} = {target}.reshape(-1)", f"{source} = {value}.reshape(-1)",
+            f"for i in range({flat}.size):", f"    {flat}[i] = {source}[i]"]
+
+
+def _indented(levels, lines):
+    return ["    " * levels + line for line in lines]
 
 
 def _load(source, callees):
     """The loop's numba dispatcher, from a module (kept on disk, compiled code cached) whose
     globals name the kernels and gemm functions it calls."""
-    globals_lines = ["import sys as _sys", "from graphc.backends.numba_backend import blas as _blas",
-                     "from graphc.backends.numba_backend.loop_helpers import copy_into, fill, divide_by"]
+    globals_lines = ["import sys as _sys", "from graphc.backends.numba_backend import blas as _blas"]
     for name, fn in callees.items():
         if hasattr(fn, "py_func"):  # a kernel's dispatcher
             globals_lines.append(f"{name} = _sys.modules[{fn.py_func.__module__!r}].{fn.py_func.__name__}")

@@ -31,7 +31,7 @@ from numba.core.caching import _Cache
 from numba.core.compiler import CompileResult
 from numba.core.serialize import dumps
 
-from . import loop_helpers, scalar_ops, vecmath
+from . import scalar_ops, vecmath
 from .cache_dir import kernel_dir
 from .kernel_functions import header_imports
 
@@ -48,10 +48,9 @@ _CHECKSUM_SIZE = hashlib.sha256().digest_size
 
 
 def _library_digest():
-    """Changes when the math library (or the helpers compiled loops call) changes, so stale
-    compiled kernels and loops are never reused."""
+    """Changes when the math library changes, so stale compiled kernels are never reused."""
     h = hashlib.sha1(numba.__version__.encode())
-    for module in (vecmath, scalar_ops, loop_helpers):
+    for module in (vecmath, scalar_ops):
         with open(module.__file__, "rb") as f:
             h.update(f.read())
     return h.hexdigest()[:12]
