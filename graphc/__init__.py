@@ -33,6 +33,7 @@ from graphc.passes.autodiff import grad, jvp  # noqa: E402
 from . import backend_registry as _backend_registry  # noqa: E402, F401  (registers the backends)
 from .compile import compile  # noqa: E402
 from .control import cond, fori_loop, scan, while_loop  # noqa: E402
+from .control.remat import remat  # noqa: E402
 from .inspect import debugprint  # noqa: E402
 from .modes import compare, jit, trace  # noqa: E402
 

@@ -418,3 +418,61 @@ def test_unread_scanned_input_of_run_time_size_is_still_checked(backend):
     np.testing.assert_allclose(f(np.ones((3, 2)), np.ones((3, 5))), [3.0, 3.0])
     with pytest.raises(gc.ShapeError, match=r"scanned inputs have leading sizes \[3, 4\]"):
         f(np.ones((3, 2)), np.ones((4, 5)))
+
+
+def _remat_rnn(every, max_iterations=None, trips=7.5):
+    x = gc.placeholder((3,), name="x")
+    w = gc.placeholder((3, 3), name="w")
+
+    def body(s):
+        h, n = s
+        return gc.tanh(h @ w + x), n + 1.0
+
+    step = body if every is None else gc.remat(body, every)
+    h, n = gc.while_loop(lambda s: s[1] < trips, step, (x, gc.constant(0.0)), max_iterations=max_iterations)
+    loss = gc.sum(h * h)
+    return [x, w], [loss, n] + gc.grad(loss, [x, w])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_remat_while_loop_gradient_equals_the_stored_one_and_stores_one_carry_per_segment(backend):
+    from graphc.ir.interpreter import node_values
+
+    rng = np.random.default_rng(5)
+    feeds = [rng.standard_normal(3), rng.standard_normal((3, 3)) * 0.5]
+    inputs, outputs = _remat_rnn(None)
+    want = gc.compile(inputs, outputs, backend="numpy")(*feeds)
+    for every in (1, 3, 8, 50):  # 8 trips: segments of 1, 3 (3 + 3 + 2), 8 and more than all
+        inputs, outputs = _remat_rnn(every)
+        f = gc.compile(inputs, outputs, backend=backend)
+        for got, w in zip(f(*feeds), want):
+            np.testing.assert_allclose(got, w, rtol=1e-14, atol=1e-15)
+        # the forward loop keeps the carry of each segment's start (and the last), not of each trip
+        loops = [n for n in f.graph.nodes if n.op is WHILE and n.attrs["keep_history"]]
+        assert len(loops) == 1 and any(m.op is WHILE for m, _ in loops[0].attrs["body"].walk())
+        history = node_values(f.graph, feeds)[id(loops[0])][loops[0].op.history_parts(loops[0].attrs)[0]]
+        assert history.shape[0] == -(-8 // every) + 1
+
+
+@pytest.mark.parametrize("every", [1, 3, 4])
+def test_remat_keeps_max_iterations_exact(every):
+    inputs, outputs = _remat_rnn(every, max_iterations=8, trips=100.0)
+    f = gc.compile(inputs, outputs[1])
+    with pytest.raises(gc.IterationLimitError, match=r"max_iterations=8 iterations"):
+        f(np.ones(3), np.eye(3))
+    inputs, outputs = _remat_rnn(every, max_iterations=8, trips=8.0)  # exactly 8 trips: no error
+    assert gc.compile(inputs, outputs[1])(np.ones(3), np.eye(3)) == 8.0
+
+
+def test_remat_fori_loop_in_both_modes_and_its_errors():
+    x = gc.placeholder((3,), name="x")
+    s = gc.fori_loop(0, 10, gc.remat(lambda i, acc: acc * 0.9 + x, 4), x)
+    grad = gc.compile([x], gc.grad(gc.sum(s), [x]))(np.ones(3))[0]
+    np.testing.assert_allclose(grad, sum(0.9 ** k for k in range(11)), rtol=1e-14)
+    t = gc.tensor(np.ones(3), requires_grad=True)
+    gc.sum(gc.fori_loop(0, 10, gc.remat(lambda i, acc: acc * 0.9 + t, 4), t)).backward()
+    np.testing.assert_allclose(t.grad.numpy(), grad, rtol=1e-14)
+    with pytest.raises(ValueError, match=r"remat: every must be an int >= 1.*got 0"):
+        gc.remat(lambda v: v, 0)
+    with pytest.raises(TypeError, match=r"scan: gc.remat marks a while_loop or fori_loop body"):
+        gc.scan(gc.remat(lambda c, v: (c, v), 2), x, gc.placeholder((4, 3)))

@@ -8,6 +8,7 @@ from graphc.ir.node import Node
 
 from . import graph
 from .pytree import flatten
+from .remat import Remat
 
 
 def _on_graph(*structures):
@@ -32,6 +33,10 @@ def while_loop(cond_fn, body_fn, init_val, max_iterations=None):
 
 def scan(fn, init, xs=None, length=None, reverse=False):
     """carry, y = fn(carry, x) over xs' leading axis; returns (final carry, stacked ys)."""
+    if isinstance(fn, Remat):
+        raise TypeError("scan: gc.remat marks a while_loop or fori_loop body; a scan's gradient stores the "
+                        "carry of every step (its trip count is known when it is built: split xs into "
+                        "segments and scan over them to store fewer)")
     if _on_graph(init, xs):
         return graph.scan(fn, init, xs, length, reverse)
     from . import eager

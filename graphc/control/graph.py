@@ -18,6 +18,7 @@ from graphc.ir.source import user_site
 from graphc.ir.types import fmt_shape
 
 from .pytree import flatten, leaf_paths, unflatten, with_index_hint
+from .remat import Remat
 
 
 def _type_text(x):
@@ -158,6 +159,40 @@ def while_loop(cond_fn, body_fn, init_val, max_iterations=None):
             raise TypeError(f"while_loop: max_iterations must be None or an int, got {max_iterations!r} ({site})")
         if max_iterations < 0:
             raise ValueError(f"while_loop: max_iterations must be >= 0, got {max_iterations} ({site})")
+    if isinstance(body_fn, Remat):
+        return _in_segments(cond_fn, body_fn.fn, init_val, max_iterations, body_fn.every, site)
+    return _while(cond_fn, body_fn, init_val, max_iterations, max_iterations, site)
+
+
+def _in_segments(cond_fn, body_fn, init_val, max_iterations, every, site):
+    """A remat while_loop (see remat.py): an outer loop, storing its carries for the gradient,
+    over inner loops of up to `every` iterations, whose gradient recomputes theirs. A total
+    count keeps max_iterations exact: the inner loops stop at it, and the outer loop then raises
+    on its next segment if the condition still holds."""
+    zero = as_node(np.int64(0))
+
+    def inner_cond(state):
+        val, i, total = state
+        go = ew.where(cond_fn(val), ew.less(i, every), False)
+        return go if max_iterations is None else ew.where(go, ew.less(total, max_iterations), False)
+
+    def inner_body(state):
+        val, i, total = state
+        return body_fn(val), i + 1, total + 1
+
+    def segment(state):
+        val, total = state
+        val, _, total = _while(inner_cond, inner_body, (val, zero, total), None, None, site)
+        return val, total
+
+    segments = None if max_iterations is None else -(-max_iterations // every)
+    val, _ = _while(lambda state: cond_fn(state[0]), segment, (init_val, zero), segments, max_iterations, site)
+    return val
+
+
+def _while(cond_fn, body_fn, init_val, max_iterations, reported_limit, site):
+    """The while node; `reported_limit` is the max_iterations its error names (a remat loop's
+    outer loop counts segments)."""
     init, treedef = flatten(init_val)
     if not init:
         raise ValueError(f"while_loop: init_val holds no values ({site})")
@@ -173,8 +208,11 @@ def while_loop(cond_fn, body_fn, init_val, max_iterations=None):
     captured, seen = _merge_captures(closed_body, closed_cond)
     body = _rebase(closed_body[0], len(init), closed_body[1], seen, captured)
     cond_body = _rebase(closed_cond[0], len(init), closed_cond[1], seen, captured)
-    node = build(WHILE, init + captured, {"cond": cond_body, "body": body, "n_carry": len(init),
-                                          "max_iterations": max_iterations, "keep_history": True, "site": site}, site)
+    attrs = {"cond": cond_body, "body": body, "n_carry": len(init), "max_iterations": max_iterations,
+             "keep_history": True, "site": site}
+    if reported_limit != max_iterations:
+        attrs["reported_limit"] = reported_limit
+    node = build(WHILE, init + captured, attrs, site)
     return unflatten(treedef, [part(node, j) for j in range(len(init))])
 
 
@@ -230,23 +268,26 @@ def scan(fn, init, xs=None, length=None, reverse=False):
 
 def fori_loop(lower, upper, body_fn, init_val):
     site = user_site()
-    if isinstance(lower, Node) or isinstance(upper, Node):
+    on_graph = isinstance(lower, Node) or isinstance(upper, Node)
+    if not on_graph:
+        for name, bound in (("lower", lower), ("upper", upper)):
+            if not isinstance(bound, (int, np.integer)) or isinstance(bound, bool):
+                raise TypeError(f"fori_loop: {name} must be an int or an integer node, got {bound!r} ({site})")
+    body = _index_checked(body_fn, site)
+    if on_graph or isinstance(body_fn, Remat):  # a remat body needs the while_loop's segments
         lower, upper = _leaf_node(lower), _leaf_node(upper)
         dtype = np.result_type(lower.dtype, upper.dtype)
         if dtype.kind not in "iu":
             raise TypeError(f"fori_loop: the bounds must be integers, got {lower.dtype} and {upper.dtype} ({site})")
         lower, upper = lower.astype(dtype), upper.astype(dtype)
-        state = (lower, init_val)
-        body = _index_checked(body_fn, site)
-        _, value = while_loop(lambda s: ew.less(s[0], upper), lambda s: (s[0] + 1, body(s[0], s[1])), state)
+        step = lambda s: (s[0] + 1, body(s[0], s[1]))  # noqa: E731
+        if isinstance(body_fn, Remat):
+            step = Remat(step, body_fn.every)
+        _, value = while_loop(lambda s: ew.less(s[0], upper), step, (lower, init_val))
         return value
-    for name, bound in (("lower", lower), ("upper", upper)):
-        if not isinstance(bound, (int, np.integer)) or isinstance(bound, bool):
-            raise TypeError(f"fori_loop: {name} must be an int or an integer node, got {bound!r} ({site})")
     dtype = np.result_type(np.asarray(lower).dtype, np.asarray(upper).dtype)
     start = as_node(np.asarray(lower, dtype))
     trips = max(0, int(upper) - int(lower))
-    body = _index_checked(body_fn, site)
     (_, value), _ = scan(lambda s, _: ((s[0] + 1, body(s[0], s[1])), None), (start, init_val), length=trips)
     return value
 

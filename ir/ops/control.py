@@ -134,7 +134,7 @@ def run_while(attrs, args, run_cond, run_body):
     while bool(np.asarray(run_cond(carry + captured)[0])):
         if limit is not None and trips == limit:
             raise IterationLimitError(
-                f"while_loop: the condition still holds after max_iterations={limit} iterations "
+                f"while_loop: the condition still holds after max_iterations={attrs.get('reported_limit', limit)} iterations "
                 f"(while_loop built at {attrs['site']})"
             )
         if attrs["keep_history"]:
