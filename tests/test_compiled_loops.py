@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from concurrency import threads_with_wrong_results
 
 HERE = re.escape(__file__)
 
@@ -142,27 +143,13 @@ def test_a_compiled_loop_is_loaded_from_the_disk_cache_by_the_next_compile():
 
 
 def test_concurrent_calls_of_a_compiled_loop_each_get_their_own_arrays():
-    import threading
-
     inputs, outputs, feeds = static_rnn(T=8)
     f = gc.compile(inputs, outputs)
     assert compiled_loops(f) == 2
     rng = np.random.default_rng(9)
     all_feeds = [[rng.standard_normal(x.shape) for x in feeds] for _ in range(4)]
     expected = [f(*feed) for feed in all_feeds]
-    wrong = []
-
-    def worker(k):
-        for _ in range(30):
-            got = f(*all_feeds[k])
-            if not all(np.array_equal(a, b) for a, b in zip(got, expected[k])):
-                wrong.append(k)
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    wrong = threads_with_wrong_results(f, all_feeds, expected, repeats=30)
     assert wrong == []
     held = f(*all_feeds[0])  # results a caller keeps are never written by a later call
     snapshot = [np.array(a) for a in held]

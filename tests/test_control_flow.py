@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import graphc as gc
+from concurrency import threads_with_wrong_results
 from graphc.ir.ops.control import SCAN, WHILE
 
 BACKENDS = ["numpy", "numba"]
@@ -351,26 +352,12 @@ def test_cond_without_operands_and_a_variable_as_initial_carry():
 
 
 def test_concurrent_calls_of_a_compiled_loop_give_each_its_own_result():
-    import threading
-
     inputs, loss, params = rnn_graph()
     f = gc.compile(inputs, [loss] + gc.grad(loss, params[:3]))
     rng = np.random.default_rng(7)
     feeds = [(rng.standard_normal((6, 2, 3)), rng.standard_normal((2, 4))) for _ in range(4)]
     expected = [f(*feed) for feed in feeds]
-    wrong = []
-
-    def worker(k):
-        for _ in range(25):
-            for got, want in zip(f(*feeds[k]), expected[k]):
-                if not np.array_equal(got, want):
-                    wrong.append(k)
-
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    wrong = threads_with_wrong_results(f, feeds, expected, repeats=25)
     assert wrong == []
 
 
