@@ -73,6 +73,28 @@ def test_reverse_scan_with_a_reduction_into_a_0d_carry_and_two_outputs():
     assert_same(f(*feeds), g(*feeds), rtol=1e-12)
 
 
+def test_outputs_that_are_the_carry_in_a_reverse_scan_read_the_right_rows_and_outlive_the_next_call():
+    # ys equal the new carries, which live in the history the gradient keeps: in a reverse scan
+    # they are its first `length` rows, in a forward one its last
+    xs = gc.placeholder((5, 4), name="xs")
+    w = gc.placeholder((4, 4), name="w")
+    outputs = []
+    for reverse in (True, False):
+        final, hs = gc.scan(lambda h, x: (gc.tanh(h @ w + x),) * 2, gc.constant(np.full((1, 4), 0.5)),
+                            gc.reshape(xs, (5, 1, 4)), reverse=reverse)
+        outputs += [final, hs] + gc.grad(gc.sum(hs * hs) + gc.sum(final), [xs, w])
+    f, g = both([xs, w], outputs)
+    assert compiled_loops(f) == 4
+    rng = np.random.default_rng(3)
+    feeds = [rng.standard_normal((5, 4)), rng.standard_normal((4, 4)) / 2]
+    first = f(*feeds)
+    kept = [np.copy(a) for a in first]
+    assert_same(first, g(*feeds), rtol=1e-12)
+    f(*[-a for a in feeds])  # a second call must not write into the arrays the first returned
+    for held, copy in zip(first, kept):
+        np.testing.assert_array_equal(held, copy)
+
+
 def test_special_values_and_signed_zeros_come_out_as_numpy_gives_them():
     xs = gc.placeholder((4, 6), name="xs")
 

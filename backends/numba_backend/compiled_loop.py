@@ -5,8 +5,8 @@ small enough for one BLAS thread, transposes, reshapes, tuple parts, constants a
 generated as numba code: the body's kernels (the variants their static layouts need) and CBLAS's
 gemm (blas.gemm_function) are called from inside it, every intermediate lives in a buffer
 allocated once per call, the carries are double-buffered (a body may read every old carry while
-writing the new ones), and the per-step outputs and the history are written straight into their
-stacked results. Measured on a 64-element elementwise body, a step costs 0.9 µs this way against
+writing the new ones), and each kernel or matmul writes its result where it is kept: the new
+carry's buffer or history row, the per-step output's row (see CompiledScan._loop_lines). Measured on a 64-element elementwise body, a step costs 0.9 µs this way against
 2.4 µs driven from Python; the RNN body of bench_scan.py saves about 20 µs a step per loop.
 
 A body with anything else, None dimensions, or a matmul that graphc would run on more than one
@@ -98,12 +98,11 @@ class CompiledScan:
             raise _NotCompilable("a value of the body has no static shape")
         self.runners = []
         src = self._generate(stats, plan_cache)
-        self.buffers = src.buffers
         self.constants = [value for _, value in src.constants]
         self.source = "\n".join(src.lines) + "\n"
         self.function, self.source_on_disk = _load(self.source, src.callees)
-        n_outputs = len(body.outputs) - self.n_carry
-        self._allocations = 2 * self.n_carry + len(self.buffers) + n_outputs \
+        stored_outputs = len(body.outputs) - self.n_carry - len(self.ys_in_history)
+        self._allocations = 2 * self.n_carry + len(self.buffers) + stored_outputs \
             + (self.n_carry if attrs["keep_history"] else 0)
         self._free = []
 
@@ -138,32 +137,85 @@ class CompiledScan:
             if node.op is PARAMETER:
                 continue
             step_lines += self._lower(src, node, stats, plan_cache)
-        outs = body.outputs
-        ys = [f"ys{j}" for j in range(len(outs) - n_carry)]
-        history = [f"hist{j}" for j in range(n_carry)] if self.node.attrs["keep_history"] else []
-        reverse = self.node.attrs["reverse"]
-        src.params = carries + spares + xs + captured + [name for name, _ in src.constants] \
-            + [name for name, _, _ in src.buffers] + ys + history
+        loop_lines = self._loop_lines(src, carries, spares, step_lines)
         lines.append(f"def loop(length, {', '.join(src.params)}):")
-        lines.append("    for step in range(length):")
-        lines.append("        t = length - 1 - step" if reverse else "        t = step")
-        for j, name in enumerate(history):  # what step t starts from
-            lines += _indented(2, _store(src, f"{name}[t + 1]" if reverse else f"{name}[t]", carries[j], ARRAY,
-                                         body.inputs[j].ndim))
-        lines += ["        " + line for line in step_lines]
-        for j, y in enumerate(outs[n_carry:]):
-            name, kind, _ = src.value(y)
-            lines += _indented(2, _store(src, f"{ys[j]}[t]", name, kind, y.ndim))
-        for j, c in enumerate(outs[:n_carry]):
-            name, kind, _ = src.value(c)
-            lines += _indented(2, _store(src, spares[j], name, kind, None))
-        for current, spare in zip(carries, spares):
-            lines.append(f"        {current}, {spare} = {spare}, {current}")
-        for j, name in enumerate(history):
-            lines += _indented(1, _store(src, f"{name}[0]" if reverse else f"{name}[length]", carries[j], ARRAY,
-                                         body.inputs[j].ndim))
-        lines.append(f"    return ({''.join(c + ', ' for c in carries)})")
+        lines += loop_lines
         return src
+
+    def _loop_lines(self, src, carries, spares, step_lines):
+        """The loop around the body's lines. Each result is computed where it is kept, so that a
+        step copies nothing (measured on the RNN of bench_scan.py at T=200: 5 copies of 2048
+        floats a step were 8% of the call):
+
+        - a new carry that a kernel or matmul computes is written into the spare carry buffer,
+          or, where the history is kept, straight into its row of the history, which then serves
+          as the next step's carry;
+        - a per-step output that a kernel or matmul computes is written into its row of ys;
+        - a per-step output that is a new carry kept in the history is not stored at all: it is
+          the history without its first (last, in reverse) row (self.ys_in_history).
+        Values that are not a buffer of the step (a carry passed through, a view) are copied.
+        """
+        body, n_carry = self.body, self.n_carry
+        attrs = self.node.attrs
+        reverse = attrs["reverse"]
+        carry_outs, y_outs = body.outputs[:n_carry], body.outputs[n_carry:]
+        # 0-d carries keep their history by copies (a row of a 1-D history is a number, not a buffer)
+        in_history = [attrs["keep_history"] and p.ndim > 0 for p in body.inputs[:n_carry]]
+        copied_history = [attrs["keep_history"] and not kept for kept in in_history]
+        buffers = {name for name, _, _ in src.buffers}
+        bound = {}  # buffer name -> where the step writes it instead
+
+        def place(value, target):
+            name, kind, _ = src.value(value)
+            if kind == ARRAY and name in buffers and name not in bound:
+                bound[name] = target
+                return True
+            return False
+
+        start_row, end_row = ("t + 1", "t") if reverse else ("t", "t + 1")
+        first_row, last_row = ("length", "0") if reverse else ("0", "length")
+        head, tail = [], []
+        new_carries = [f"new{j}" if kept else spare for j, (kept, spare) in enumerate(zip(in_history, spares))]
+        for j, c in enumerate(carry_outs):
+            if in_history[j]:
+                head.append(f"{new_carries[j]} = hist{j}[{end_row}]")
+            if copied_history[j]:
+                head += _store(src, f"hist{j}[{start_row}]", carries[j], ARRAY, 0)
+            if not place(c, new_carries[j]):
+                name, kind, _ = src.value(c)
+                tail += _store(src, new_carries[j], name, kind, None)
+        ys, self.ys_in_history = [], {}
+        for j, y in enumerate(y_outs):
+            carry = next((k for k, c in enumerate(carry_outs) if c is y and in_history[k]), None)
+            if carry is not None:
+                self.ys_in_history[j] = carry
+                continue
+            ys.append(f"ys{j}")
+            if y.ndim == 0 or not place(y, f"ys{j}[t]"):
+                name, kind, _ = src.value(y)
+                tail += _store(src, f"ys{j}[t]", name, kind, y.ndim)
+        for j, (current, spare) in enumerate(zip(carries, spares)):
+            tail.append(f"{current} = {new_carries[j]}" if in_history[j] else f"{current}, {spare} = {spare}, {current}")
+        head += [f"{name} = {target}" for name, target in bound.items()]
+        self.buffers = [buffer for buffer in src.buffers if buffer[0] not in bound]
+        history = [f"hist{j}" for j in range(n_carry)] if attrs["keep_history"] else []
+        src.params = carries + spares + [f"xs{j}" for j in range(self.n_xs)] \
+            + [f"cap{j}" for j in range(len(body.inputs) - n_carry - self.n_xs)] \
+            + [name for name, _ in src.constants] + [name for name, _, _ in self.buffers] + ys + history
+        lines = []
+        for j, kept in enumerate(in_history):
+            if kept:
+                lines += _indented(1, _store(src, f"hist{j}[{first_row}]", carries[j], ARRAY, body.inputs[j].ndim))
+        lines += ["    for step in range(length):", "        t = length - 1 - step" if reverse else "        t = step"]
+        lines += _indented(2, head) + _indented(2, step_lines) + _indented(2, tail)
+        for j, (kept, copied) in enumerate(zip(in_history, copied_history)):
+            if kept:  # the final carry as an array of its own, not a row of the history
+                lines += _indented(1, _store(src, spares[j], carries[j], ARRAY, None))
+            elif copied:
+                lines += _indented(1, _store(src, f"hist{j}[{last_row}]", carries[j], ARRAY, 0))
+        finals = [spare if kept else current for kept, current, spare in zip(in_history, carries, spares)]
+        lines.append(f"    return ({''.join(c + ', ' for c in finals)})")
+        return lines
 
     def _lower(self, src, node, stats, plan_cache):
         """The lines computing one body node (none for a view), its value recorded in src."""
@@ -274,10 +326,15 @@ class CompiledScan:
         args += [np.ascontiguousarray(c) for c in captured]
         args += self.constants
         args += [new(shape, dtype) for _, shape, dtype in self.buffers]
-        ys = [new((length,) + y.shape, y.dtype) for y in body.outputs[self.n_carry:]]
+        stored = [new((length,) + y.shape, y.dtype) for j, y in enumerate(body.outputs[self.n_carry:])
+                  if j not in self.ys_in_history]
         history = [new((length + 1,) + p.shape, p.dtype) for p in body.inputs[:self.n_carry]] \
             if self.node.attrs["keep_history"] else []
-        return args + ys + history, ys, history
+        rows = slice(0, length) if self.node.attrs["reverse"] else slice(1, length + 1)
+        made_ys = iter(stored)
+        ys = [history[self.ys_in_history[j]][rows] if j in self.ys_in_history else next(made_ys)
+              for j in range(len(body.outputs) - self.n_carry)]
+        return args + stored + history, ys, history
 
     def _fits(self, args):
         """Whether these inputs have the shapes and dtypes the body was built for."""
