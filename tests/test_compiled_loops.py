@@ -7,6 +7,7 @@ wrapping and special values. The cases it must leave to the Python-driven loop (
 zero trips, NaN checks) and a failing step (the error names the op and the user's line) too."""
 import re
 
+import numba
 import numpy as np
 import pytest
 
@@ -162,6 +163,18 @@ def test_a_compiled_loop_is_loaded_from_the_disk_cache_by_the_next_compile():
     hits = [e for e in again.stats.cache if e["kernel"].startswith("scan loop")]
     assert len(hits) == 2 and all(e["hit"] for e in hits)
     assert_same(again(*feeds), first(*feeds), rtol=0)
+
+
+def test_a_compiled_loop_calls_the_kernels_its_body_driver_compiled_and_compiles_none_again():
+    inputs, outputs, feeds = static_rnn(T=3, B=2, D=2, H=3)
+    f = gc.compile(inputs, outputs)
+    loops = f._runner.loops
+    assert len(loops) == 2
+    for loop in loops:
+        # compiled here afresh (the one in use may have come from the disk cache, typing nothing)
+        numba.njit(loop.function.py_func).compile(loop.function.signatures[0])
+        kernels = [fn for name, fn in loop.function.py_func.__globals__.items() if name.startswith("kernel")]
+        assert kernels and all(len(fn.signatures) == 1 for fn in kernels), [fn.signatures for fn in kernels]
 
 
 def test_concurrent_calls_of_a_compiled_loop_each_get_their_own_arrays():

@@ -49,7 +49,10 @@ class _Source:
         self.lines = []
         self.params = []  # argument names after `length`
         self.buffers = []  # (name, shape, dtype) allocated by the caller each call
-        self.constants = []  # (name, array)
+        # (name, value) passed in on every call: constant arrays, and the kernels' loop shapes,
+        # which as arguments are typed as the kernels' runners compiled them (a tuple literal in
+        # the loop would compile each kernel a second time, for Literal[int] shapes)
+        self.constants = []
         self.values = {}  # id(node) -> (name, kind, base)
         self.callees = {}  # global name -> object, for the module's lines
         self.locals = 0
@@ -270,7 +273,9 @@ class CompiledScan:
         if kernel.reduce:
             init = np.asarray(kernel.root.op.identity(kernel.root.dtype), kernel.root.dtype)[()]
             lines += _store(src, outs[0], _literal(init), SCALAR, None)
-        lines.append(f"{fn_name}({layout.loop_shape!r}, {', '.join(args + outs)})")
+        shape = f"s{len(src.constants)}"
+        src.constants.append((shape, tuple(layout.loop_shape)))
+        lines.append(f"{fn_name}({shape}, {', '.join(args + outs)})")
         if kernel.reduce and kernel.root.op.divides_by_count:
             flat = src.fresh()
             lines += [f"{flat} = {outs[0]}.reshape(-1)", f"for i in range({flat}.size):", f"    {flat}[i] /= {layout.count}"]
