@@ -174,7 +174,10 @@ def test_a_compiled_loop_calls_the_kernels_its_body_driver_compiled_and_compiles
         # compiled here afresh (the one in use may have come from the disk cache, typing nothing)
         numba.njit(loop.function.py_func).compile(loop.function.signatures[0])
         kernels = [fn for name, fn in loop.function.py_func.__globals__.items() if name.startswith("kernel")]
-        assert kernels and all(len(fn.signatures) == 1 for fn in kernels), [fn.signatures for fn in kernels]
+        # (other tests may have compiled the same kernels for other dtypes: only a literal-typed
+        # variant is a second compile of the same one)
+        signatures = [str(sig) for fn in kernels for sig in fn.signatures]
+        assert kernels and not any("Literal" in sig for sig in signatures), signatures
 
 
 def test_concurrent_calls_of_a_compiled_loop_each_get_their_own_arrays():
