@@ -70,6 +70,12 @@ class _Source:
         name, kind, _ = self.value(node)
         return name if kind == SCALAR else f"{self.contiguous(node)}.reshape(-1)[0]"
 
+    def shaped(self, node, shape):
+        """An expression for the node's value as a C-contiguous array of this shape: reshaped
+        only where its shape differs, since each reshape costs the loop's compile ~20 ms."""
+        expr = self.contiguous(node)
+        return expr if tuple(node.shape) == tuple(shape) else f"{expr}.reshape({tuple(shape)!r})"
+
     def fresh(self):
         """A new local name for the generated code."""
         self.locals += 1
@@ -183,10 +189,10 @@ class CompiledScan:
             if in_history[j]:
                 head.append(f"{new_carries[j]} = hist{j}[{end_row}]")
             if copied_history[j]:
-                head += _store(src, f"hist{j}[{start_row}]", carries[j], ARRAY, 0)
+                head += _store(src, f"hist{j}[{start_row}]", carries[j], ARRAY, 0, row=True)
             if not place(c, new_carries[j]):
                 name, kind, _ = src.value(c)
-                tail += _store(src, new_carries[j], name, kind, None)
+                tail += _store(src, new_carries[j], name, kind, c.ndim)
         ys, self.ys_in_history = [], {}
         for j, y in enumerate(y_outs):
             carry = next((k for k, c in enumerate(carry_outs) if c is y and in_history[k]), None)
@@ -196,7 +202,7 @@ class CompiledScan:
             ys.append(f"ys{j}")
             if y.ndim == 0 or not place(y, f"ys{j}[t]"):
                 name, kind, _ = src.value(y)
-                tail += _store(src, f"ys{j}[t]", name, kind, y.ndim)
+                tail += _store(src, f"ys{j}[t]", name, kind, y.ndim, row=True)
         for j, (current, spare) in enumerate(zip(carries, spares)):
             tail.append(f"{current} = {new_carries[j]}" if in_history[j] else f"{current}, {spare} = {spare}, {current}")
         head += [f"{name} = {target}" for name, target in bound.items()]
@@ -208,14 +214,14 @@ class CompiledScan:
         lines = []
         for j, kept in enumerate(in_history):
             if kept:
-                lines += _indented(1, _store(src, f"hist{j}[{first_row}]", carries[j], ARRAY, body.inputs[j].ndim))
+                lines += _indented(1, _store(src, f"hist{j}[{first_row}]", carries[j], ARRAY, body.inputs[j].ndim, row=True))
         lines += ["    for step in range(length):", "        t = length - 1 - step" if reverse else "        t = step"]
         lines += _indented(2, head) + _indented(2, step_lines) + _indented(2, tail)
         for j, (kept, copied) in enumerate(zip(in_history, copied_history)):
             if kept:  # the final carry as an array of its own, not a row of the history
-                lines += _indented(1, _store(src, spares[j], carries[j], ARRAY, None))
+                lines += _indented(1, _store(src, spares[j], carries[j], ARRAY, body.inputs[j].ndim))
             elif copied:
-                lines += _indented(1, _store(src, f"hist{j}[{last_row}]", carries[j], ARRAY, 0))
+                lines += _indented(1, _store(src, f"hist{j}[{last_row}]", carries[j], ARRAY, 0, row=True))
         finals = [spare if kept else current for kept, current, spare in zip(in_history, carries, spares)]
         lines.append(f"    return ({''.join(c + ', ' for c in finals)})")
         return lines
@@ -225,8 +231,12 @@ class CompiledScan:
         op = node.op
         if op is CONSTANT:
             name = f"k{len(src.constants)}"
-            src.constants.append((name, np.ascontiguousarray(node.attrs["value"], node.dtype)))
-            src.values[id(node)] = (name, ARRAY, None)
+            if node.ndim == 0:  # passed as a number: reading one out of an array costs a reshape
+                src.constants.append((name, np.asarray(node.attrs["value"], node.dtype)[()]))
+                src.values[id(node)] = (name, SCALAR, None)
+            else:
+                src.constants.append((name, np.ascontiguousarray(node.attrs["value"], node.dtype)))
+                src.values[id(node)] = (name, ARRAY, None)
             return []
         if op is TRANSPOSE and node.ndim == 2:
             name, kind, base = src.value(node.inputs[0])
@@ -240,7 +250,7 @@ class CompiledScan:
         if op in RESHAPES:  # a view of the same values in the same order
             name = f"r{len(src.values)}"
             src.values[id(node)] = (name, ARRAY, None)
-            return [f"{name} = {src.contiguous(node.inputs[0])}.reshape({node.shape!r})"]
+            return [f"{name} = {src.shaped(node.inputs[0], node.shape)}"]
         if op is PART and node.inputs[0].op is FUSED:
             src.values[id(node)] = src.values[(id(node.inputs[0]), node.attrs["index"])]
             return []
@@ -262,7 +272,7 @@ class CompiledScan:
         src.callees[fn_name] = fn
         args = []
         for x, target in zip(node.inputs, layout.input_shapes):
-            args.append(src.number(x) if target is None else f"{src.contiguous(x)}.reshape({target!r})")
+            args.append(src.number(x) if target is None else src.shaped(x, target))
         lines, outs = [], []
         for j, root in enumerate(kernel.roots):
             name = src.buffer("b", layout.result_shape, root.dtype)
@@ -272,7 +282,7 @@ class CompiledScan:
                         else f"{name}.reshape({layout.out_loop_shape!r})")
         if kernel.reduce:
             init = np.asarray(kernel.root.op.identity(kernel.root.dtype), kernel.root.dtype)[()]
-            lines += _store(src, outs[0], _literal(init), SCALAR, None)
+            lines += _store(src, outs[0], _literal(init), SCALAR, len(layout.out_loop_shape))
         shape = f"s{len(src.constants)}"
         src.constants.append((shape, tuple(layout.loop_shape)))
         lines.append(f"{fn_name}({shape}, {', '.join(args + outs)})")
@@ -398,20 +408,24 @@ def _literal(value):
     return f"np.{value.dtype.name}({text})"
 
 
-def _store(src, target, name, kind, ndim):
-    """Lines writing a value into a C-contiguous array (or, with ndim 0, into one element of a
-    stacked array): element loops, which numba compiles in a fraction of the time of a slice
-    assignment or of a helper function (one more compile per type)."""
-    if ndim == 0:
-        value = name if kind == SCALAR else f"np.ascontiguousarray({name}).reshape(-1)[0]"
-        return [f"{target} = {value}"]
-    flat = src.fresh()
-    if kind == SCALAR:
-        return [f"{flat} = {target}.reshape(-1)", f"for i in range({flat}.size):", f"    {flat}[i] = {name}"]
-    value = name if kind == ARRAY else f"np.ascontiguousarray({name})"
-    source = src.fresh()
-    return [f"{flat} = {target}.reshape(-1)", f"{source} = {value}.reshape(-1)",
-            f"for i in range({flat}.size):", f"    {flat}[i] = {source}[i]"]
+def _store(src, target, name, kind, ndim, row=False):
+    """Lines writing a value of `ndim` dimensions into an array of its shape, or (row, ndim 0)
+    into one element of a stacked array: element loops over the indices, which numba compiles
+    in a fraction of the time of a slice assignment, a helper function (one more compile per
+    type) or a reshape (~20 ms each)."""
+    number = name if kind == SCALAR else f"np.ascontiguousarray({name}).reshape(-1)[0]"
+    if ndim == 0 and row:
+        return [f"{target} = {number}"]
+    if ndim == 0:  # a 0-d array: numba indexes it only through a 1-d view
+        flat = src.fresh()
+        return [f"{flat} = {target}.reshape(-1)", f"{flat}[0] = {number}"]
+    dest = src.fresh()
+    index = ", ".join(f"i{k}" for k in range(ndim))
+    lines = [f"{dest} = {target}"]
+    for k in range(ndim):
+        lines.append("    " * k + f"for i{k} in range({dest}.shape[{k}]):")
+    lines.append("    " * ndim + f"{dest}[{index}] = {name if kind == SCALAR else f'{name}[{index}]'}")
+    return lines
 
 
 def _indented(levels, lines):
