@@ -106,6 +106,25 @@ def graphc_graph(gc, T, unrolled=False):
     return [xs, Wx, Wh, b], [loss] + list(grads)
 
 
+def blas_floor(T, repeats=7):
+    """Median seconds NumPy's BLAS takes for the RNN's products alone at T: the 2T per-step
+    (B, H) @ (H, H) products of the two loops and the three products moved out of them. No
+    implementation on this BLAS does less than that, whatever else it saves."""
+    import statistics
+
+    xs, Wx, Wh, b = make_data(T)
+    h, out = np.ones((B, H)), np.empty((B, H))
+    flat_x, flat_g, flat_h = xs.reshape(T * B, D), np.ones((T * B, H)), np.ones((T * B, H))
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(2 * T):
+            np.dot(h, Wh, out=out)
+        flat_x @ Wx, flat_x.T @ flat_g, flat_h.T @ flat_g
+        samples.append(time.perf_counter() - start)
+    return statistics.median(samples)
+
+
 def child(kind, T):
     """Time building and gc.compile of one graph in this fresh process; print a RESULT line."""
     t0 = time.perf_counter()
@@ -303,11 +322,16 @@ def main():
         times = time_all(calls, warmup=1 if T >= 1000 else 2, repeats=7, min_repeat_time=0.05, budget=budget)
         rows.append((f"T={T}", times))
 
+    floor = blas_floor(TARGET_T)
     targets = [ratio_target("jax.lax.scan", 0.5, applies=lambda case: case == f"T={TARGET_T}")]
     print("median time per call, loss and 3 gradients (ms):")
     print_table("scan", rows, impls, unit="ms", targets=targets, case_label="T")
     for note in notes:
         print(note)
+    jax_time = dict(rows[LENGTHS.index(TARGET_T)][1]).get("jax.lax.scan")
+    print(f"BLAS floor at T={TARGET_T}: NumPy's BLAS alone takes {floor * 1e3:.2f} ms for the RNN's matmuls "
+          f"({2 * TARGET_T} products ({B}, {H}) @ ({H}, {H}) and the 3 moved out of the loops)"
+          + (f"; floor / jax.lax.scan = {floor / jax_time:.3f}" if jax_time else ""))
 
     print("agreement: max |out - ref| / max |ref| vs NumPy's float64 BPTT (loss, dWx, dWh, db; worst over T):")
     for name in impls:
