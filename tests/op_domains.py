@@ -8,6 +8,8 @@ abs/relu/clip, no ties for max/min unless the case is about ties), and an indepe
 reference. The value, gradient and registry tests are parametrized over `ALL_CASES`; a backend
 test parametrizes the same cases over `BACKENDS`. An op without a case fails test_op_registry.
 """
+import glob
+import importlib
 import os
 
 import numpy as np
@@ -715,6 +717,13 @@ add(Case("constant", "float32_constant", lambda x: x + gc.constant(_CONST, dtype
          lambda x: x + _CONST.astype(np.float32), graph_only=True))
 add(Case("variable", "array", lambda x: x * gc.Variable(_VAR) + gc.Variable(_VAR, name="bias"), [(2, 3)],
          lambda x: x * _VAR + _VAR, graph_only=True))
+
+
+# ---- op families kept in their own files ----------------------------------------------------------
+# tests/op_domains_<family>.py add their cases with this module's `Case` and `add` (importing it
+# while it loads, so everything above is defined), before the case lists below are made.
+for _path in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "op_domains_*.py"))):
+    importlib.import_module(os.path.splitext(os.path.basename(_path))[0])
 
 
 ALL_CASES = [case for name in sorted(DOMAINS) for case in DOMAINS[name]]
