@@ -8,15 +8,9 @@ import numpy as np
 from graphc.ir.node import Node
 from graphc.ir.ops.elementwise import add as graph_add
 from graphc.ir.ops.shape import zeros_like as graph_zeros_like
+from graphc.seeding import GENERATOR as _rng, manual_seed  # noqa: F401  (shared with graph-mode seeds)
 
 from .tensor import Tensor
-
-_rng = [np.random.default_rng()]
-
-
-def manual_seed(seed):
-    """Seed the generator behind rand/randn/randn_like."""
-    _rng[0] = np.random.default_rng(seed)
 
 
 def shape_args(shape):
