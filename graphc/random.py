@@ -92,7 +92,7 @@ def uniform(shape, low=0.0, high=1.0, dtype="float64", seed=None):
     """Uniform values in [low, high) (low + (high - low) * u for u uniform in [0, 1) on the grid
     of 2**-53, float32: 2**-24; rounding may give `high` itself when low != 0 or high != 1)."""
     dtype = _dtype(dtype, "uniform")
-    low, high = _number(low, "low", "uniform"), _number(high, "high", "uniform")
+    low, high = _number(low, "the low bound", "uniform"), _number(high, "the high bound", "uniform")
     if not low <= high:
         raise ValueError(f"gc.random.uniform: needs low <= high, got low={low}, high={high}")
     u = _draw(RANDOM_UNIFORM if dtype == np.float64 else RANDOM_UNIFORM_FLOAT32, shape, dtype, seed, "uniform")
@@ -102,7 +102,7 @@ def uniform(shape, low=0.0, high=1.0, dtype="float64", seed=None):
 def normal(shape, mean=0.0, std=1.0, dtype="float64", seed=None):
     """Normal values: mean + std * z, z standard normal (Box-Muller on Philox's bits)."""
     dtype = _dtype(dtype, "normal")
-    mean, std = _number(mean, "mean", "normal"), _number(std, "std", "normal")
+    mean, std = _number(mean, "the mean", "normal"), _number(std, "the std", "normal")
     if std < 0:
         raise ValueError(f"gc.random.normal: std must be >= 0, got {std}")
     z = _draw(RANDOM_NORMAL, shape, dtype, seed, "normal")

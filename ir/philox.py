@@ -118,8 +118,8 @@ def normal_float64(key, counter, index):
 # takes key, counter and the element's flat index), and the helpers they call, in order of use.
 # A float32 normal is the float64 one rounded once (the op casts it, in NumPy as in a kernel).
 FUNCTIONS = {
-    "random_uniform": uniform_float64,
-    "random_uniform_float32": uniform_float32,
-    "random_normal": normal_float64,
+    "philox_uniform": uniform_float64,
+    "philox_uniform_float32": uniform_float32,
+    "philox_normal": normal_float64,
 }
 HELPERS = ("philox4x32", "random_words", "unit_float64", "log_unit", "sin_small", "cos_two_pi")

@@ -82,7 +82,7 @@ class RANDOM_UNIFORM(_Random):
     name = "random_uniform"
     dtypes = (np.dtype(np.float64),)
     function = staticmethod(philox.uniform_float64)
-    scalar = "random_uniform({0}, {1}, {index})"
+    scalar = "philox_uniform({0}, {1}, {index})"
 
 
 @register
@@ -92,7 +92,7 @@ class RANDOM_UNIFORM_FLOAT32(_Random):
     name = "random_uniform_float32"
     dtypes = (np.dtype(np.float32),)
     function = staticmethod(philox.uniform_float32)
-    scalar = "random_uniform_float32({0}, {1}, {index})"
+    scalar = "philox_uniform_float32({0}, {1}, {index})"
 
 
 @register
@@ -102,4 +102,4 @@ class RANDOM_NORMAL(_Random):
     name = "random_normal"
     dtypes = (np.dtype(np.float64), np.dtype(np.float32))
     function = staticmethod(philox.normal_float64)
-    scalar = "random_normal({0}, {1}, {index})"
+    scalar = "philox_normal({0}, {1}, {index})"
