@@ -70,7 +70,7 @@ def flat_index_line(rank):
     dimension starts at `origin` (shape[rank])."""
     flat = "origin"
     for d in range(rank):
-        flat = f"(origin + i0)" if d == 0 else f"({flat} * n{d} + i{d})"
+        flat = "(origin + i0)" if d == 0 else f"({flat} * n{d} + i{d})"
     return f"flat = np.uint64({flat})"
 
 

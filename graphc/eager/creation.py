@@ -5,12 +5,16 @@ graphc; sizes are given PyTorch's ways: f(2, 3), f((2, 3)) or f(size=(2, 3)).
 """
 import numpy as np
 
+from graphc import seeding
 from graphc.ir.node import Node
 from graphc.ir.ops.elementwise import add as graph_add
 from graphc.ir.ops.shape import zeros_like as graph_zeros_like
-from graphc.seeding import GENERATOR as _rng, manual_seed  # noqa: F401  (shared with graph-mode seeds)
 
 from .tensor import Tensor
+
+# One generator for eager draws and the seeds of unseeded graph-mode random nodes (graphc.seeding).
+_rng = seeding.GENERATOR
+manual_seed = seeding.manual_seed
 
 
 def shape_args(shape):
