@@ -29,8 +29,8 @@ class GeneratorState(Variable):
 
     __slots__ = ()
 
-    def __init__(self, name):
-        super().__init__(np.uint64(0), name=name)
+    def __init__(self, value=0, name=None):  # Variable's signature, so it copies and loads like one
+        super().__init__(np.uint64(value), name=name)
 
 
 class _Random(Op):
@@ -56,9 +56,7 @@ class _Random(Op):
         return {"shape": shape, "dtype": dtype}
 
     def infer(self, inputs, attrs):
-        key, state = inputs[:2]
-        if len(inputs) not in (2, 3) or key.shape or state.shape or key.dtype != UINT64 \
-                or state.dtype != UINT64:
+        if len(inputs) not in (2, 3) or any(x.shape or x.dtype != UINT64 for x in inputs[:2]):
             raise TypeError(f"{self.name}: takes a 0-d uint64 key and state (and a shape input), got "
                             f"{', '.join(x.type_text for x in inputs)}")
         return attrs["shape"], attrs["dtype"]
