@@ -41,9 +41,10 @@ def coalesce(shape, flags, reduced):
 class Layout:
     """How a kernel's loop runs for input arrays of `shapes`:
 
-    loop_shape: the coalesced loop (shape_arg: what the kernel is passed for it); input_shapes[k]: the shape input k is reshaped to (None for
-    a scalar); result_shape: each result's shape; out_loop_shape: the result seen in loop
-    dimensions (1 where a reduction folds); count: elements folded into each reduced value.
+    loop_shape: the coalesced loop (shape_arg: what the kernel is passed for it); input_shapes[k]:
+    the shape input k is reshaped to (None for a scalar); result_shape: each result's shape;
+    out_loop_shape: the result seen in loop dimensions (1 where a reduction folds); count:
+    elements folded into each reduced value.
     """
 
     def __init__(self, kernel, shapes):
