@@ -79,8 +79,8 @@ def test_same_seed_same_stream_bit_identical_on_both_backends(kind, dtype):
     assert not np.any(first == second) and not np.any(second == third)  # new values every call
     for call, got in enumerate(runs["numpy"]):  # call k draws with counter k
         # the reference's normal uses NumPy's log and cos: equal to a few ulp of the sample's scale
-        np.testing.assert_allclose(got, reference(kind, (3, 5), dtype, key=123, counter=call),
-                                   rtol=1e-15 if dtype == "float64" else 2e-7, atol=1e-14 if dtype == "float64" else 1e-6)
+        rtol, atol = (1e-15, 1e-14) if dtype == "float64" else (2e-7, 1e-6)
+        np.testing.assert_allclose(got, reference(kind, (3, 5), dtype, key=123, counter=call), rtol=rtol, atol=atol)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -277,7 +277,7 @@ def test_dropout_edges():
     (lambda x: gc.dropout(x, 0.5, training=1), TypeError, "training must be a bool"),
     (lambda x: gc.dropout(gc.placeholder((3,), "int64"), 0.5), TypeError, "floating point"),
     (lambda x: gc.random.bernoulli(2.0, (3,)), ValueError, r"p must be a number in \[0, 1\]"),
-    (lambda x: gc.random.uniform((None, 3)), gc.ShapeError, r"must come whole from a node, as gc.random.uniform\(x.shape\)"),
+    (lambda x: gc.random.uniform((None, 3)), gc.ShapeError, r"must come whole from a node, as gc.random.uniform\(x"),
     (lambda x: gc.random.uniform((x.shape[0], 3)), gc.ShapeError, "holds None"),
     (lambda x: gc.random.uniform((2, -1)), gc.ShapeError, "non-negative ints"),
     (lambda x: gc.random.uniform((2.5,)), gc.ShapeError, "non-negative ints"),
