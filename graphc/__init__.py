@@ -36,6 +36,7 @@ from .control import cond, fori_loop, scan, while_loop  # noqa: E402
 from .control.remat import remat  # noqa: E402
 from .inspect import debugprint  # noqa: E402
 from .modes import compare, jit, trace  # noqa: E402
+from .random import dropout  # noqa: E402  (and the gc.random namespace: uniform, normal, bernoulli)
 
 __version__ = "0.1.0"
 del _ops

@@ -15,6 +15,7 @@ from graphc.passes.verify import check_pass
 
 from .feed_dims import size_links
 from .feeds import bind_feeds, make_fast_check
+from .random import state_advances
 from .stats import CompileStats
 
 BACKENDS = {}
@@ -197,6 +198,9 @@ def compile(inputs, outputs, updates=None, backend="numba", optimize=True, verif
     if backend not in BACKENDS:
         raise ValueError(f"compile: unknown backend {backend!r}; choose one of {', '.join(sorted(BACKENDS))}")
     graph = Graph(inputs, outputs, updates)
+    advances = state_advances(graph, updates)  # random nodes draw new values on every call
+    if advances:
+        graph = Graph(inputs, outputs, {**updates, **advances})
     fed = {id(x) for x in graph.inputs}
     for node in graph.nodes:
         if node.op is PLACEHOLDER and id(node) not in fed:

@@ -1,6 +1,7 @@
 """Graph nodes: immutable, single-output, compared by identity. Each keeps the user's file:line."""
 import itertools
 import threading
+import weakref
 
 import numpy as np
 
@@ -22,7 +23,8 @@ class Node(OperatorMixin):
         self.op = op
         self.inputs = tuple(inputs)
         self.attrs = attrs
-        self.shape = tuple(shape)
+        shape = tuple(shape)
+        self.shape = RuntimeShape(shape, self) if None in shape else shape
         self.dtype = np.dtype(dtype)
         # A tuple-valued node (an op with several results) has parts: one (shape, dtype) each,
         # read through `part` projections. Its own shape and dtype are () and object.
@@ -85,6 +87,25 @@ class Node(OperatorMixin):
     def __iter__(self):
         for i in range(len(self)):
             yield self[i]
+
+
+class RuntimeShape(tuple):
+    """The shape of a node with sizes known only at run time (None). It remembers its node, so a
+    function given `x.shape` (gc.random.uniform(x.shape)) can take x's run-time sizes. It pickles
+    and copies as a plain tuple."""
+
+    def __new__(cls, dims, node):
+        shape = super().__new__(cls, dims)
+        shape._node = weakref.ref(node)
+        return shape
+
+    @property
+    def node(self):
+        """The node whose shape this is (None once that node is gone)."""
+        return self._node()
+
+    def __reduce__(self):
+        return tuple, (tuple(self),)
 
 
 # Held only while a call reads all its Variables' values, or commits all its updates: a call

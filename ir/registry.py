@@ -73,6 +73,11 @@ class Op:
     # Not elementwise by NumPy's rules, but inside a loop over its output it is just its input
     # read with broadcasting (broadcast_like): fusing it saves materializing a stride-0 array.
     fuses_as_broadcast = False
+    # The input position of the generator state (a uint64 call counter) of an op that draws
+    # random values (ir/ops/random.py), None for every other op. Such an op gives new values on
+    # every call: constant folding never folds it (and CSE never merges two draws, as each has
+    # its own state), and gc.compile advances the state once per call. Ask `draws_random`.
+    random_state_input = None
     # Ops only passes create (fused kernels, body parameters, tuple projections): no user
     # builds them, so the op battery tests them through the passes that make them.
     created_by_passes = False
@@ -180,6 +185,10 @@ class Op:
     def unbroadcast_needed(self, index, inputs):
         """Could input `index`'s gradient (shaped like the output) be larger than the input?"""
         return self.broadcasts
+
+    @property
+    def draws_random(self):
+        return self.random_state_input is not None
 
     def is_nondiff_input(self, index):
         return index in self.nondiff_inputs

@@ -1,6 +1,7 @@
 """Constant folding: an op whose inputs are all constants becomes a constant. An input the op
 reads only for its shape (axis_size's, zeros_like's) counts as constant where that shape is
-static: a loop body's `mean` then divides by a number, not by a value computed every step."""
+static: a loop body's `mean` then divides by a number, not by a value computed every step. A
+random op is never folded: its value changes on every call."""
 import numpy as np
 
 from graphc.ir.node import Node
@@ -14,7 +15,7 @@ MAX_FOLDED_SIZE = 1 << 16
 
 def constant_fold(graph):
     def replace(node, inputs):
-        if not inputs or not all(_known(node, k, x) for k, x in enumerate(inputs)):
+        if not inputs or node.op.draws_random or not all(_known(node, k, x) for k, x in enumerate(inputs)):
             return clone_with_inputs(node, inputs)
         args = [x.attrs["value"] if x.op is CONSTANT else np.broadcast_to(np.zeros((), x.dtype), x.shape)
                 for x in inputs]

@@ -32,8 +32,10 @@ def _scalar_dtype(dtype):
 
 
 def _fusible(node):
+    # A random op is a scalar function of the element's index in the loop (its iteration shape
+    # is its own shape, as every member's is).
     return (
-        (node.op.elementwise or node.op.fuses_as_broadcast)
+        (node.op.elementwise or node.op.fuses_as_broadcast or node.op.draws_random)
         and node.op.scalar is not None
         and _scalar_dtype(node.dtype)
         and all(_scalar_dtype(x.dtype) for x in node.inputs)

@@ -11,7 +11,8 @@ from op_domains import ALL_CASES, DOMAINS, GRAD_CASES, SECOND_ORDER_CASES, case_
 
 LEAVES = {"placeholder", "constant", "variable", "parameter"}
 # Ops no derivative passes through (not differentiable, or only non-gradient inputs), by arity.
-NO_DERIVATIVE = {"argmax": 1, "axis_size": 1, "zeros_like": 1, "one_hot_like": 2, "stop_gradient": 1}
+NO_DERIVATIVE = {"argmax": 1, "axis_size": 1, "zeros_like": 1, "one_hot_like": 2, "stop_gradient": 1,
+                 "random_uniform": 3, "random_uniform_float32": 3, "random_normal": 3}
 # Ops no user builds (fused kernels, body parameters, tuple projections) are exercised through
 # the passes that make them: tests/test_subgraphs.py and the fusion tests.
 BY_PASSES = {name for name, op in OPS.items() if op.created_by_passes}

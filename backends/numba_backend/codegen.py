@@ -58,9 +58,20 @@ def scalar_expression(node, args, exponent_broadcasts=False):
 
 
 def fill_template(template, args, dtype):
-    """A scalar template with its argument names and the dtype's cast filled in."""
+    """A scalar template with its argument names and the dtype's cast filled in ({index}, which
+    random ops' templates read, is the element's flat index in the loop: `flat_index_line`)."""
     cast = numpy_type_name(dtype)
-    return template.format(*args, zero=f"{cast}(0)", cast=cast)
+    return template.format(*args, zero=f"{cast}(0)", cast=cast, index="flat")
+
+
+def flat_index_line(rank):
+    """`flat = ...`: the row-major index of the current element in the whole loop (its iteration
+    shape is the shape of every member), whatever part of the loop this call runs: the first
+    dimension starts at `origin` (shape[rank])."""
+    flat = "origin"
+    for d in range(rank):
+        flat = "(origin + i0)" if d == 0 else f"({flat} * n{d} + i{d})"
+    return f"flat = np.uint64({flat})"
 
 
 def _combine(kernel, acc, val):
@@ -117,7 +128,7 @@ def kernel_body(kernel, variant, indent):
     """Lines computing the root's (pre-reduction) value `val` at the current loop indices."""
     names = {}
     uniform = set()  # ids of values that are one scalar over the whole loop
-    lines = []
+    lines = [flat_index_line(variant.rank)] if kernel.draws_random else []
     loop_index = [f"i{d}" for d in range(variant.rank)]
     for k, (x, kind) in enumerate(zip(kernel.inputs, variant.inputs)):
         if kind == "scalar":
@@ -167,12 +178,14 @@ def _index(variant, d_stop, reduced_as_zero=True):
 
 def kernel_source(kernel, variant, name):
     """Python source of `def name(shape, a0, a1, ..., out)` (out0, out1... for a multi-output
-    kernel); `out` is pre-filled for reductions."""
+    kernel); `out` is pre-filled for reductions. `shape` is the layout's shape_arg."""
     rank = variant.rank
     args = ", ".join(["shape"] + [f"a{k}" for k in range(len(kernel.inputs))] + _outputs(kernel))
     lines = [f"def {name}({args}):"]
     for d in range(rank):
         lines.append(f"    n{d} = shape[{d}]")
+    if kernel.draws_random:
+        lines.append(f"    origin = shape[{rank}]")
     if rank == 0:
         lines += kernel_body(kernel, variant, 4)
         if kernel.reduce:

@@ -282,7 +282,7 @@ class CompiledScan:
             init = np.asarray(kernel.root.op.identity(kernel.root.dtype), kernel.root.dtype)[()]
             lines += _store(src, outs[0], _literal(init), SCALAR, len(layout.out_loop_shape))
         shape = f"s{len(src.constants)}"
-        src.constants.append((shape, tuple(layout.loop_shape)))
+        src.constants.append((shape, tuple(layout.shape_arg)))
         lines.append(f"{fn_name}({shape}, {', '.join(args + outs)})")
         if kernel.reduce and kernel.root.op.divides_by_count:
             flat = src.fresh()

@@ -31,7 +31,9 @@ from numba.core.caching import _Cache
 from numba.core.compiler import CompileResult
 from numba.core.serialize import dumps
 
-from . import scalar_ops, vecmath
+from graphc.ir import philox
+
+from . import random_kernels, scalar_ops, vecmath
 from .cache_dir import kernel_dir
 from .kernel_functions import header_imports
 
@@ -50,7 +52,7 @@ _CHECKSUM_SIZE = hashlib.sha256().digest_size
 def _library_digest():
     """Changes when the math library changes, so stale compiled kernels are never reused."""
     h = hashlib.sha1(numba.__version__.encode())
-    for module in (vecmath, scalar_ops):
+    for module in (vecmath, scalar_ops, philox, random_kernels):
         with open(module.__file__, "rb") as f:
             h.update(f.read())
     return h.hexdigest()[:12]

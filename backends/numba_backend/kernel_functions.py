@@ -10,10 +10,11 @@ import re
 from collections import defaultdict
 from functools import lru_cache
 
-from . import scalar_ops, vecmath
+from . import random_kernels, scalar_ops, vecmath
 
 KERNEL_FUNCTIONS = {
     **vecmath.FUNCTIONS,
+    **random_kernels.FUNCTIONS,
     "abs": builtins.abs,  # numba's own abs follows NumPy exactly and vectorizes
     "sign": scalar_ops.vm_sign,
     "maximum": scalar_ops.vm_maximum,

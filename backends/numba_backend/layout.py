@@ -41,13 +41,17 @@ def coalesce(shape, flags, reduced):
 class Layout:
     """How a kernel's loop runs for input arrays of `shapes`:
 
-    loop_shape: the coalesced loop; input_shapes[k]: the shape input k is reshaped to (None for
-    a scalar); result_shape: each result's shape; out_loop_shape: the result seen in loop
-    dimensions (1 where a reduction folds); count: elements folded into each reduced value.
+    loop_shape: the coalesced loop (shape_arg: what the kernel is passed for it); input_shapes[k]:
+    the shape input k is reshaped to (None for a scalar); result_shape: each result's shape;
+    out_loop_shape: the result seen in loop dimensions (1 where a reduction folds); count:
+    elements folded into each reduced value.
     """
 
     def __init__(self, kernel, shapes):
-        full = np.broadcast_shapes(*shapes)
+        # A static iteration shape counts too: a random node of a static shape may be the only
+        # member that has it (its inputs, key and state, are 0-d).
+        static = () if None in kernel.iter_shape else kernel.iter_shape
+        full = np.broadcast_shapes(*shapes, static)
         check_none_dims([x.shape for x in kernel.inputs], shapes, full, "fused kernel " + kernel.description,
                         kernel.root.site)
         rank = len(full)
@@ -79,3 +83,6 @@ class Layout:
             self.count = None
         self.input_ranks = [len(s) for s in shapes]
         self.size = math.prod(self.loop_shape)
+        # The kernel's `shape` argument: the loop shape, and for a kernel that draws random values
+        # the index its first dimension starts at (0; a thread running rows lo:hi passes lo).
+        self.shape_arg = self.loop_shape + ((0,) if kernel.draws_random else ())

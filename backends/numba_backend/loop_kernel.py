@@ -12,6 +12,9 @@ class LoopKernel:
         self.root = self.roots[0]
         self.reduce = self.root.op.combine is not None
         self.iter_shape = self.root.inputs[0].shape if self.reduce else self.root.shape
+        # A member draws random values: the loop needs each element's flat index in the whole
+        # loop (codegen), also where a thread runs only part of it (runner).
+        self.draws_random = any(m.op.draws_random for m in self.members)
 
     def ops(self):
         return [m.op.name for m in self.members]

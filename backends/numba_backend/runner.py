@@ -64,7 +64,7 @@ class Plan:
         """A straight-line function for this layout: a small call is a handful of operations."""
         kernel, layout = self.runner.kernel, self.layout
         root = kernel.root
-        ns = {"fn": self.fn, "ascontig": np.ascontiguousarray, "loop": layout.loop_shape,
+        ns = {"fn": self.fn, "ascontig": np.ascontiguousarray, "loop": layout.shape_arg,
               "shape": layout.result_shape, "out_loop": layout.out_loop_shape, "count": layout.count,
               "divide": np.divide, "init": root.op.identity(root.dtype) if kernel.reduce else None}
         args = []
@@ -117,7 +117,7 @@ class Plan:
         if self.split:
             self._run_split(args, outs)
         else:
-            self.fn(layout.loop_shape, *args, *outs)
+            self.fn(layout.shape_arg, *args, *outs)
         if kernel.reduce and kernel.root.op.divides_by_count:
             np.divide(outs[0], layout.count, out=outs[0])
         return results[0] if len(results) == 1 else tuple(results)
@@ -134,7 +134,9 @@ class Plan:
             if lo == hi:
                 continue
             sub = [a if kind == "scalar" or kind[0] else a[lo:hi] for a, kind in zip(args, layout.variant.inputs)]
-            shape = (hi - lo,) + layout.loop_shape[1:]
+            shape = (hi - lo,) + layout.shape_arg[1:]
+            if self.runner.kernel.draws_random:  # where these rows start in the whole loop
+                shape = shape[:-1] + (lo,)
             if reduced_first:  # each thread folds its rows into its own partial result
                 part = np.full_like(outs[0], root.op.identity(outs[0].dtype))
                 partials.append(part)
@@ -269,7 +271,7 @@ class KernelRunner:
             return
         args = plan.arguments(example_arrays)
         outs = [np.empty(layout.out_loop_shape, r.dtype) for r in self.kernel.roots]
-        sig = tuple(numba.typeof(a) for a in [layout.loop_shape] + args + outs)
+        sig = tuple(numba.typeof(a) for a in [layout.shape_arg] + args + outs)
         fn = plan.fn
         in_process = sig in fn.overloads
         loaded_before = sum(fn.stats.cache_hits.values())

@@ -17,6 +17,7 @@ from graphc.ir.ops.tuples import part
 from graphc.ir.source import user_site
 from graphc.ir.types import fmt_shape
 
+from .. import random
 from .pytree import flatten, leaf_paths, unflatten, with_index_hint
 from .remat import Remat
 
@@ -197,9 +198,11 @@ def _while(cond_fn, body_fn, init_val, max_iterations, reported_limit, site):
     if not init:
         raise ValueError(f"while_loop: init_val holds no values ({site})")
     init = [_leaf_node(x) for x in init]
+    drawn = random.draws_so_far()
     b_params, b_outs, b_def = _trace(lambda ps: body_fn(unflatten(treedef, ps)), init)
     b_outs = _carried("while_loop", site, "body_fn", init, treedef, b_outs, b_def)
     c_params, c_outs, c_def = _trace(lambda ps: cond_fn(unflatten(treedef, ps)), init)
+    random.refuse_draws_in_loop(drawn, "while_loop", site)
     if len(c_outs) != 1:
         raise TypeError(f"while_loop: cond_fn must return one bool value, got the structure {c_def!r} "
                         f"(while_loop at {site})")
@@ -252,7 +255,9 @@ def scan(fn, init, xs=None, length=None, reverse=False):
             raise TypeError(f"scan: fn must return a pair (carry, y), got {type(result).__name__} (scan at {site})")
         return result
 
+    drawn = random.draws_so_far()
     result = step(params)
+    random.refuse_draws_in_loop(drawn, "scan", site)
     out_carry, out_def = flatten(result[0])
     out_carry = _carried("scan", site, "fn", carry, carry_def, out_carry, out_def)
     ys, y_def = flatten(result[1])

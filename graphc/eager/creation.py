@@ -5,18 +5,16 @@ graphc; sizes are given PyTorch's ways: f(2, 3), f((2, 3)) or f(size=(2, 3)).
 """
 import numpy as np
 
+from graphc import seeding
 from graphc.ir.node import Node
 from graphc.ir.ops.elementwise import add as graph_add
 from graphc.ir.ops.shape import zeros_like as graph_zeros_like
 
 from .tensor import Tensor
 
-_rng = [np.random.default_rng()]
-
-
-def manual_seed(seed):
-    """Seed the generator behind rand/randn/randn_like."""
-    _rng[0] = np.random.default_rng(seed)
+# One generator for eager draws and the seeds of unseeded graph-mode random nodes (graphc.seeding).
+_rng = seeding.GENERATOR
+manual_seed = seeding.manual_seed
 
 
 def shape_args(shape):

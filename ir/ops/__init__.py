@@ -12,4 +12,5 @@ from .shape import (  # noqa: F401
     broadcast_to, concatenate, expand_dims, reshape, squeeze, stack, zeros_like,
 )
 from .sources import constant, placeholder  # noqa: F401
+from . import random  # noqa: F401, E402  (random ops: graphc/random.py builds them)
 from . import control, fused, tuples  # noqa: F401, E402  (ops built by passes and by graphc.control)
