@@ -599,7 +599,9 @@ class REMAINDER(Elementwise):
     scalar = "remainder({cast}({0}), {cast}({1}))"
 
     def partials(self, out, x, y):
-        return (_same, lambda t: neg(mul(t, floor_divide(x, y))))
+        # the quotient is piecewise constant: no gradient of its own (PyTorch's div(rounding_mode=
+        # "floor") in this rule has none), so second derivatives are 0, not an error
+        return (_same, lambda t: neg(mul(t, stop_gradient(floor_divide(x, y)))))
 
 
 class _Predicate(Unary):
