@@ -7,7 +7,7 @@ import math
 import numpy as np
 
 import graphc as gc
-from op_domains import BOOL, I64, Case, add, away_from_zero, bools, each, ints, normal, uniform
+from op_domains import BOOL, I64, Case, add, away_from_zero, each, ints, normal, uniform
 
 _math_erf = np.frompyfunc(math.erf, 1, 1)
 
