@@ -325,7 +325,7 @@ _PACKED = re.compile(r"\bv(?:fn?m(?:add|sub)\d+|mul|add|sub|div|sqrt|max|min|ble
 
 @pytest.mark.skipif(not _has_avx2(), reason="needs AVX2/AVX-512 host")
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-@pytest.mark.parametrize("name", UNARY + ["pow"])
+@pytest.mark.parametrize("name", UNARY + ["pow", "gelu", "gelu_tanh"])
 def test_loop_vectorizes(name, dtype):
     x = np.ones(64, dtype)
     k = _kernel(name)
