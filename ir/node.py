@@ -63,7 +63,9 @@ class Node(OperatorMixin):
     def __bool__(self):
         raise TypeError(
             f"the truth value of graph node {self.label} ({self.op.name}, built at {self.site}) "
-            "is only known when the graph runs; use gc.where(cond, a, b) instead of `if`/`and`/`or`"
+            "is only known when the graph runs; use gc.where(cond, a, b) instead of `if`/`and`/`or`. "
+            "(`==` on nodes is elementwise, so `node in a_list`, list.index and list.remove cannot "
+            "find a node: keep nodes in a dict or set, or compare with `is`)"
         )
 
     def __array__(self, *args, **kwargs):

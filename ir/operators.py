@@ -4,6 +4,8 @@ Both dispatch to the same op functions, so `x * y` means the same thing in both 
 """
 import importlib
 
+import numpy as np
+
 _ops = None
 
 
@@ -13,6 +15,19 @@ def _F():
     if _ops is None:
         _ops = importlib.import_module(__name__.rsplit(".", 1)[0] + ".ops")
     return _ops
+
+
+def _bool_operands(symbol, *values):
+    """The operands of `&`, `|` or `~`, which must all be bool (arrays, values or Python bools)."""
+    for value in values:
+        dtype = getattr(value, "dtype", None)
+        dtype = np.asarray(value).dtype if dtype is None else np.dtype(dtype)
+        if dtype.kind != "b":
+            raise TypeError(
+                f"operator {symbol} is the logical op on bool values, got a {dtype} operand; graphc has "
+                "no bitwise ops: compare first (x > 0) or use gc.logical_and/logical_or/logical_not"
+            )
+    return values
 
 
 class OperatorMixin:
@@ -76,6 +91,52 @@ class OperatorMixin:
 
     def __ge__(self, other):
         return _F().greater_equal(self, other)
+
+    # Elementwise like the other comparisons (NumPy's, PyTorch's and TensorFlow 2's meaning). Values
+    # stay hashable by identity, so dicts and sets of nodes work; a dict or `in` only compares
+    # values that are not the same object when their hashes collide, and `if node == ...` is a
+    # TypeError (Node.__bool__). None and strings are never elementwise operands: `x == None` is
+    # False, as with tensors.
+    def __eq__(self, other):
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        return _F().equal(self, other)
+
+    def __ne__(self, other):
+        if other is None or isinstance(other, str):
+            return NotImplemented
+        return _F().not_equal(self, other)
+
+    __hash__ = object.__hash__
+
+    # & | ~ are logical_and/or/not on bool values, as on PyTorch's bool tensors. graphc has no
+    # bitwise ops, so on other dtypes they refuse rather than compute something else.
+    def __and__(self, other):
+        return _F().logical_and(*_bool_operands("&", self, other))
+
+    def __rand__(self, other):
+        return _F().logical_and(*_bool_operands("&", other, self))
+
+    def __or__(self, other):
+        return _F().logical_or(*_bool_operands("|", self, other))
+
+    def __ror__(self, other):
+        return _F().logical_or(*_bool_operands("|", other, self))
+
+    def __invert__(self):
+        return _F().logical_not(*_bool_operands("~", self))
+
+    def __mod__(self, other):
+        return _F().remainder(self, other)
+
+    def __rmod__(self, other):
+        return _F().remainder(other, self)
+
+    def __floordiv__(self, other):
+        return _F().floor_divide(self, other)
+
+    def __rfloordiv__(self, other):
+        return _F().floor_divide(other, self)
 
     def __getitem__(self, key):
         return _F().getitem(self, key)

@@ -146,7 +146,9 @@ def _moved(site):
 def _accumulated_term(body, j, users):
     """The per-step term if carry j of `body` only accumulates it (acc + term), else None."""
     acc, out = body.inputs[j], body.outputs[j]
-    if out.op is not ew.ADD or users.get(id(acc), []) != [out] or out.shape != acc.shape:
+    acc_users = users.get(id(acc), [])
+    only_read_by_out = len(acc_users) == 1 and acc_users[0] is out  # identity: == is elementwise
+    if out.op is not ew.ADD or not only_read_by_out or out.shape != acc.shape:
         return None
     term = out.inputs[1] if out.inputs[0] is acc else out.inputs[0] if out.inputs[1] is acc else None
     if term is None or term.shape != acc.shape or any(x is acc for x in toposort([term])):

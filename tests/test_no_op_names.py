@@ -25,9 +25,12 @@ NOT_OP_REFERENCES = {
     **{("bench/bench_vecmath.py", name): "the label of the vecmath function a case times"
        for name in ("exp", "log", "sigmoid", "tanh")},
     **{("backends/numba_backend/kernel_functions.py", name): _TEMPLATE_FUNCTION
-       for name in ("abs", "clip", "maximum", "minimum", "relu", "sign")},
+       for name in ("abs", "clip", "maximum", "minimum", "relu", "sign", "floor", "ceil", "trunc",
+                    "floor_divide", "remainder", "isnan", "isinf", "isfinite")},
     **{("backends/numba_backend/vecmath.py", name): _TEMPLATE_FUNCTION
-       for name in ("cos", "exp", "expm1", "log", "log1p", "pow", "sigmoid", "sin", "sqrt", "tanh")},
+       for name in ("cos", "exp", "expm1", "log", "log1p", "pow", "sigmoid", "sin", "sqrt", "tanh",
+                    "erf", "gelu", "gelu_tanh")},
+    ("backends/numba_backend/vecmath.py", "trunc"): "the LLVM intrinsic llvm.trunc that _trunc calls",
 }
 
 ALLOWED = set(NOT_OP_REFERENCES)

@@ -109,7 +109,8 @@ def test_op_declares_everything(name):
 
 def test_nondifferentiable_ops_are_flagged():
     flagged = {name for name, op in OPS.items() if not op.differentiable}
-    assert flagged == {"argmax", "less", "less_equal", "greater", "greater_equal", "equal", "not_equal"}
+    assert flagged == {"argmax", "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
+                       "floor_divide", "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_not"}
     assert OPS["cast"].blocks_gradient({"dtype": np.dtype("int32")})
     assert OPS["cast"].blocks_gradient({"dtype": np.dtype(bool)})
     assert not OPS["cast"].blocks_gradient({"dtype": np.dtype("float32")})

@@ -16,7 +16,7 @@ from graphc.backends.numba_backend import vecmath as vm
 
 F64, F32 = np.float64, np.float32
 DTYPES = [F64, F32]
-UNARY = ["exp", "expm1", "log", "log1p", "tanh", "sigmoid", "sin", "cos", "sqrt"]
+UNARY = ["exp", "expm1", "log", "log1p", "tanh", "sigmoid", "sin", "cos", "sqrt", "erf"]
 MAX_ULP = 4          # vs NumPy's own ufunc, both dtypes
 MAX_ULP_F32_CR = 2   # float32 vs the correctly rounded result (float64 NumPy -> float32)
 
@@ -59,9 +59,14 @@ def np_sigmoid(x):
         return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
+def np_erf(x):
+    # NumPy has no erf: glibc's (math.erf, within 1 ulp) on each value, in float64, rounded once
+    return np.asarray(np.frompyfunc(math.erf, 1, 1)(x.astype(F64)), F64).astype(x.dtype)
+
+
 NUMPY = {"exp": np.exp, "expm1": np.expm1, "log": np.log, "log1p": np.log1p,
          "tanh": np.tanh, "sigmoid": np_sigmoid, "sin": np.sin, "cos": np.cos,
-         "sqrt": np.sqrt}
+         "sqrt": np.sqrt, "erf": np_erf}
 
 
 def ulp_distance(a, b):
@@ -128,6 +133,11 @@ def accuracy_inputs(name, dtype):
                                _logspace(rng, 13.6, 30 if f32 else 300, n // 20)])  # libm fallback
     if name == "sqrt":
         return _logspace(rng, -38 if f32 else -320, 38 if f32 else 308, n, False)
+    if name == "erf":
+        # every interval of the piecewise approximation, their borders, both tails (erf -> +-1
+        # from |x| ~ 6) and tiny x (erf(x) ~ 2x/sqrt(pi), subnormals included)
+        return np.concatenate([lin(-7, 7, n), _logspace(rng, -44 if f32 else -320, 1.5, n),
+                               np.array([0.84375, 1.25, 2.857142448425293, 6.0, 5.9999999])])
     raise KeyError(name)
 
 
@@ -240,6 +250,7 @@ def test_documented_special_values():
         "sin": [(-0.0, -0.0), (inf, nan), (-inf, nan), (nan, nan)],
         "cos": [(-0.0, 1.0), (inf, nan), (nan, nan)],
         "sqrt": [(-0.0, -0.0), (-1.0, nan), (inf, inf)],
+        "erf": [(-0.0, -0.0), (0.0, 0.0), (inf, 1.0), (-inf, -1.0), (nan, nan), (7.0, 1.0), (-30.0, -1.0)],
     }
     for dtype in DTYPES:
         for name, pairs in cases.items():
@@ -314,7 +325,7 @@ _PACKED = re.compile(r"\bv(?:fn?m(?:add|sub)\d+|mul|add|sub|div|sqrt|max|min|ble
 
 @pytest.mark.skipif(not _has_avx2(), reason="needs AVX2/AVX-512 host")
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f64", "f32"])
-@pytest.mark.parametrize("name", UNARY + ["pow"])
+@pytest.mark.parametrize("name", UNARY + ["pow", "gelu", "gelu_tanh"])
 def test_loop_vectorizes(name, dtype):
     x = np.ones(64, dtype)
     k = _kernel(name)

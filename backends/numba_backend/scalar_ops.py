@@ -5,6 +5,9 @@ else b`: that returns b on ties (maximum(-0.0, 0.0) == 0.0) and propagates nan f
 """
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
+from numba.np import numpy_support
 
 # No fastmath: nsz would let LLVM pick either zero on ties, which these selects fix as NumPy does.
 _jit = numba.njit(cache=True, error_model="numpy", forceinline=True)
@@ -110,3 +113,125 @@ def vm_flush_group(acc, part, width):
         acc[k] = acc[k] + part[k]
         part[k] = 0
 
+
+
+
+# ---- rounding, integer division and predicates, by NumPy's rules per dtype ------------------------
+# numba's float floor returns an int (Python's math.floor), its int // and % return 0 for
+# INT_MIN // -1 where NumPy wraps, and LLVM's sdiv is undefined behaviour for x / 0 and INT_MIN / -1.
+# These overloads pick NumPy's definition for the argument types; codegen casts both operands of a
+# division to the loop's dtype first (bool // bool runs in int8), so they share one type.
+_OVERLOAD_OPTIONS = dict(error_model="numpy", forceinline=True)
+
+
+def _jit_only(name):
+    def stub(*args):
+        raise NotImplementedError(f"{name} is callable from numba-compiled code only")
+
+    stub.__name__ = stub.__qualname__ = name
+    return stub
+
+
+def _rounding(name, float_function):
+    stub = _jit_only(name)
+
+    @overload(stub, jit_options=_OVERLOAD_OPTIONS)
+    def _ov(x):
+        if isinstance(x, (types.Integer, types.Boolean)):
+            return lambda x: x  # np.floor & co. return integers as they are
+        if isinstance(x, types.Float):
+            return lambda x: float_function(x)
+    return stub
+
+
+vm_floor = _rounding("vm_floor", np.floor)
+vm_ceil = _rounding("vm_ceil", np.ceil)
+vm_trunc = _rounding("vm_trunc", np.trunc)
+vm_round_half_even = _rounding("vm_round_half_even", np.rint)
+
+
+@_jit
+def _float_divmod(a, b, zero, one, half):
+    """NumPy's npy_divmod (npymath), for b != 0: the floor quotient and the remainder with the
+    divisor's sign, from fmod, with its signs of zero and its snapping of the quotient. The
+    constants come in a's type, so float32 stays float32 as in NumPy's float32 loop."""
+    mod = np.fmod(a, b)
+    div = (a - mod) / b
+    nonzero = mod != 0  # nan counts as nonzero, as in C
+    adjust = nonzero and ((b < 0) != (mod < 0))
+    mod = (mod + b if adjust else mod) if nonzero else np.copysign(zero, b)
+    div = div - one if adjust else div
+    floordiv = np.floor(div)
+    floordiv = floordiv + one if div - floordiv > half else floordiv
+    floordiv = floordiv if div != 0 else np.copysign(zero, a / b)
+    return floordiv, mod
+
+
+@_jit
+def _float_floor_divide(a, b, zero, one, half):
+    return a / b if b == 0 else _float_divmod(a, b, zero, one, half)[0]
+
+
+@_jit
+def _float_remainder(a, b, zero, one, half):
+    return np.fmod(a, b) if b == 0 else _float_divmod(a, b, zero, one, half)[1]
+
+
+@_jit
+def _signed_floor_divide(a, b, one):
+    # b is never 0 or -1 in the division; a // -1 is -a, wrapping at INT_MIN as NumPy's does
+    q = a // (one if (b == 0) | (b == -one) else b)
+    negated = np.int64(np.uint64(0) - np.uint64(a))
+    return 0 if b == 0 else (negated if b == -one else q)
+
+
+@_jit
+def _unsigned_floor_divide(a, b, one):
+    return b if b == 0 else a // (one if b == 0 else b)
+
+
+@_jit
+def _signed_remainder(a, b, one):
+    # x % -1 is 0 (and INT_MIN % -1 must not reach the division); x % 0 is 0 in NumPy
+    r = a % (one if (b == 0) | (b == -one) else b)
+    return b - b if b == 0 else r
+
+
+@_jit
+def _unsigned_remainder(a, b, one):
+    return b if b == 0 else a % (one if b == 0 else b)
+
+
+def _division(name, float_impl, signed_impl, unsigned_impl):
+    stub = _jit_only(name)
+
+    @overload(stub, jit_options=_OVERLOAD_OPTIONS)
+    def _ov(a, b):
+        if a != b:
+            return None
+        scalar = numpy_support.as_dtype(a).type
+        if isinstance(a, types.Float):
+            return lambda a, b: float_impl(a, b, scalar(0), scalar(1), scalar(0.5))
+        if isinstance(a, types.Integer):
+            impl = signed_impl if a.signed else unsigned_impl
+            return lambda a, b: impl(a, b, scalar(1))
+    return stub
+
+
+vm_floor_divide = _division("vm_floor_divide", _float_floor_divide, _signed_floor_divide, _unsigned_floor_divide)
+vm_remainder = _division("vm_remainder", _float_remainder, _signed_remainder, _unsigned_remainder)
+
+
+@_jit
+def vm_isnan(x):
+    return x != x
+
+
+@_jit
+def vm_isinf(x):
+    return (x == np.inf) | (x == -np.inf)
+
+
+@_jit
+def vm_isfinite(x):
+    return (x == x) & (x != np.inf) & (x != -np.inf)

@@ -17,6 +17,7 @@ Public API: njit dispatchers, callable from njit code (and from Python)::
 
     vm_exp(x)   vm_expm1(x)   vm_log(x)   vm_log1p(x)   vm_sqrt(x)
     vm_tanh(x)  vm_sigmoid(x) vm_sin(x)   vm_cos(x)     vm_pow(x, y)
+    vm_erf(x)   vm_gelu(x)    vm_gelu_tanh(x)
 
 A float32 argument gives a float32 result (vm_pow: when both are float32);
 any other real argument is converted to float64 and gives float64, as NumPy's
@@ -49,7 +50,7 @@ Design notes:
   explicit ``llvm.fma`` so they are exact regardless of contraction.  On a CPU
   without FMA that becomes a (correct but slow, scalar) libm call.
 * float32: exp/expm1/log/log1p/tanh/sigmoid have native float32 code paths
-  (16 lanes per zmm register, float32 minimax polynomials).  sin/cos/pow in
+  (16 lanes per zmm register, float32 minimax polynomials).  sin/cos/pow/erf/gelu in
   float32 compute in float64 and round once, which is more accurate than
   needed and still vectorizes (at float64 width, so slower than NumPy's
   float32 SIMD sin/cos).
@@ -64,6 +65,7 @@ stated interval and then rounded to the working precision; fdlibm constants
 are the published Sun fdlibm ones (also used by musl, FreeBSD, Go, ...).
 """
 import math
+import struct
 
 import numba
 import numpy as np
@@ -74,7 +76,8 @@ from numba.extending import intrinsic, overload
 
 __all__ = [
     "vm_exp", "vm_expm1", "vm_log", "vm_log1p", "vm_tanh", "vm_sigmoid",
-    "vm_sin", "vm_cos", "vm_pow", "vm_sqrt", "FUNCTIONS", "JIT_OPTIONS",
+    "vm_sin", "vm_cos", "vm_pow", "vm_sqrt", "vm_erf", "vm_gelu", "vm_gelu_tanh", "FUNCTIONS",
+    "JIT_OPTIONS",
 ]
 
 #: Options every function here is compiled with.  forceinline (LLVM alwaysinline)
@@ -914,6 +917,117 @@ def _pow_f32(x, y):
 
 
 # --------------------------------------------------------------------------
+# erf (float64), and gelu built on it
+# --------------------------------------------------------------------------
+
+# fdlibm's s_erf.c (Sun): on |x| < 0.84375 erf(x) = x + x*pp(x**2)/qq(x**2); on [0.84375, 1.25)
+# erx + pa(s)/qa(s), s = |x| - 1; on [1.25, 6) 1 - exp(-x**2 - 0.5625 + R(1/x**2)/S(1/x**2))/|x|
+# (ra/sa below 1/0.35, rb/sb above); +-1 from 6 on. Each piece is computed in every lane and
+# the right one selected, so the loop vectorizes; where fdlibm branches between coefficient sets
+# or rational functions, the lanes select coefficients or numerators instead (one division).
+# fdlibm splits the exponential in two (exp(-z*z - 0.5625) * exp((z - x)(z + x) + R/S), z = x
+# rounded to 26 bits) so that erfc keeps full relative accuracy; erf = 1 - erfc/|x| does not need
+# it: one exp's rounding of its argument, <= 37 * 2**-53 relative, times erfc(x)/|x| <= 0.08, is
+# below a tenth of an ulp of the result. Within 1 ulp of glibc's erf (tests/test_vecmath.py).
+_ERX = 8.45062911510467529297e-01
+_EFX = 1.28379167095512586316e-01
+_EFX8 = 1.02703333676410069053e+00
+_PP = (1.28379167095512558561e-01, -3.25042107247001499370e-01, -2.84817495755985104766e-02,
+       -5.77027029648944159157e-03, -2.37630166566501626084e-05)
+_QQ = (3.97917223959155352819e-01, 6.50222499887672944485e-02, 5.08130628187576562776e-03,
+       1.32494738004321644526e-04, -3.96022827877536812320e-06)
+_PA = (-2.36211856075265944077e-03, 4.14856118683748331666e-01, -3.72207876035701323847e-01,
+       3.18346619901161753674e-01, -1.10894694282396677476e-01, 3.54783043256182359371e-02,
+       -2.16637559486879084300e-03)
+_QA = (1.06420880400844228286e-01, 5.40397917702171048937e-01, 7.18286544141962662868e-02,
+       1.26171219808761642112e-01, 1.36370839120290507362e-02, 1.19844998467991074170e-02)
+_RA = (-9.86494403484714822705e-03, -6.93858572707181764372e-01, -1.05586262253232909814e+01,
+       -6.23753324503260060396e+01, -1.62396669462573470355e+02, -1.84605092906711035994e+02,
+       -8.12874355063065934246e+01, -9.81432934416914548592e+00)
+_SA = (1.96512716674392571292e+01, 1.37657754143519042600e+02, 4.34565877475229228821e+02,
+       6.45387271733267880336e+02, 4.29008140027567833386e+02, 1.08635005541779435134e+02,
+       6.57024977031928170135e+00, -6.04244152148580987438e-02)
+# rb/sb have one coefficient fewer; padded with 0 so one polynomial serves both intervals
+_RB = (-9.86494292470009928597e-03, -7.99283237680523006574e-01, -1.77579549177547519889e+01,
+       -1.60636384855821916062e+02, -6.37566443368389627722e+02, -1.02509513161107724954e+03,
+       -4.83519191608651397019e+02, 0.0)
+_SB = (3.03380607434824582924e+01, 3.25792512996573918826e+02, 1.53672958608443695994e+03,
+       3.19985821950859553908e+03, 2.55305040643316442583e+03, 4.74528541206955367215e+02,
+       -2.24409524465858183362e+01, 0.0)
+_ERF_SPLIT = struct.unpack("<d", struct.pack("<Q", 0x4006DB6E00000000))[0]  # fdlibm's 1/0.35
+_ERF_TINY = 2.0 ** -28                  # below, erf(x) = x + efx*x
+_ERF_DENORMAL = 2.0 ** -1015            # below, fdlibm scales by 8 to keep efx*x exact enough
+
+
+@_vjit
+def _erf_near_zero(x, ax):
+    """erf(x) for |x| < 1.25: the rational function of [0, 0.84375) or of [0.84375, 1.25)."""
+    small = ax < 0.84375
+    z = x * x
+    s = ax - 1.0
+    r = _PP[0] + z * (_PP[1] + z * (_PP[2] + z * (_PP[3] + z * _PP[4])))
+    q = 1.0 + z * (_QQ[0] + z * (_QQ[1] + z * (_QQ[2] + z * (_QQ[3] + z * _QQ[4]))))
+    p = _PA[0] + s * (_PA[1] + s * (_PA[2] + s * (_PA[3] + s * (_PA[4] + s * (_PA[5] + s * _PA[6])))))
+    qa = 1.0 + s * (_QA[0] + s * (_QA[1] + s * (_QA[2] + s * (_QA[3] + s * (_QA[4] + s * _QA[5])))))
+    ratio = (x * r if small else p) / (q if small else qa)
+    return x + ratio if small else _copysign(_ERX + ratio, x)
+
+
+@_vjit
+def _erf_tail(ax):
+    """erf(ax) for ax in [1.25, 6] (callers clamp)."""
+    inv = 1.0 / ax
+    s = inv * inv
+    near = ax < _ERF_SPLIT
+    r0, r1, r2, r3 = (_RA[0], _RA[1], _RA[2], _RA[3]) if near else (_RB[0], _RB[1], _RB[2], _RB[3])
+    r4, r5, r6, r7 = (_RA[4], _RA[5], _RA[6], _RA[7]) if near else (_RB[4], _RB[5], _RB[6], _RB[7])
+    s0, s1, s2, s3 = (_SA[0], _SA[1], _SA[2], _SA[3]) if near else (_SB[0], _SB[1], _SB[2], _SB[3])
+    s4, s5, s6, s7 = (_SA[4], _SA[5], _SA[6], _SA[7]) if near else (_SB[4], _SB[5], _SB[6], _SB[7])
+    big_r = r0 + s * (r1 + s * (r2 + s * (r3 + s * (r4 + s * (r5 + s * (r6 + s * r7))))))
+    big_s = 1.0 + s * (s0 + s * (s1 + s * (s2 + s * (s3 + s * (s4 + s * (s5 + s * (s6 + s * s7)))))))
+    return 1.0 - _exp_f64(-ax * ax - 0.5625 + big_r / big_s) * inv
+
+
+@_vjit
+def _erf_f64(x):
+    ax = abs(x)
+    tiny = 0.125 * (8.0 * x + _EFX8 * x) if ax < _ERF_DENORMAL else x + _EFX * x
+    tail = _copysign(_erf_tail(min(max(ax, 1.25), 6.0)) if ax < 6.0 else 1.0, x)
+    r = tiny if ax < _ERF_TINY else (_erf_near_zero(x, ax) if ax < 1.25 else tail)
+    return x if x != x else r
+
+
+@_vjit
+def _erf_f32(x):
+    return np.float32(_erf_f64(np.float64(x)))
+
+
+_SQRT1_2 = 0.7071067811865476
+_GELU_BETA = 0.7978845608028654         # sqrt(2/pi), PyTorch's tanh approximation
+_GELU_KAPPA = 0.044715
+
+
+@_vjit
+def _gelu_f64(x):
+    return x * 0.5 * (1.0 + _erf_f64(x * _SQRT1_2))
+
+
+@_vjit
+def _gelu_f32(x):
+    return np.float32(_gelu_f64(np.float64(x)))
+
+
+@_vjit
+def _gelu_tanh_f64(x):
+    return 0.5 * x * (1.0 + _tanh_f64(_GELU_BETA * (x + _GELU_KAPPA * x * x * x)))
+
+
+@_vjit
+def _gelu_tanh_f32(x):
+    return np.float32(_gelu_tanh_f64(np.float64(x)))
+
+
+# --------------------------------------------------------------------------
 # dtype dispatch and the public functions
 # --------------------------------------------------------------------------
 
@@ -956,6 +1070,9 @@ _sigmoid = _dispatch1(_sigmoid_f64, _sigmoid_f32)
 _sin = _dispatch1(_sin_f64, _sin_f32)
 _cos = _dispatch1(_cos_f64, _cos_f32)
 _pow = _dispatch2(_pow_f64, _pow_f32)
+_erf = _dispatch1(_erf_f64, _erf_f32)
+_gelu = _dispatch1(_gelu_f64, _gelu_f32)
+_gelu_tanh = _dispatch1(_gelu_tanh_f64, _gelu_tanh_f32)
 
 
 @_vjit
@@ -1018,9 +1135,27 @@ def vm_sqrt(x):
     return np.sqrt(x)
 
 
+@_vjit
+def vm_erf(x):
+    """The error function (fdlibm's, within 1 ulp); erf(+-inf) = +-1, erf(-0.0) = -0.0."""
+    return _erf(x)
+
+
+@_vjit
+def vm_gelu(x):
+    """x * 0.5 * (1 + erf(x / sqrt 2)) (PyTorch's exact GELU)."""
+    return _gelu(x)
+
+
+@_vjit
+def vm_gelu_tanh(x):
+    """0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x**3))) (PyTorch's approximate="tanh")."""
+    return _gelu_tanh(x)
+
+
 #: name -> function, for code generators.
 FUNCTIONS = {
     "exp": vm_exp, "expm1": vm_expm1, "log": vm_log, "log1p": vm_log1p,
     "tanh": vm_tanh, "sigmoid": vm_sigmoid, "sin": vm_sin, "cos": vm_cos,
-    "pow": vm_pow, "sqrt": vm_sqrt,
+    "pow": vm_pow, "sqrt": vm_sqrt, "erf": vm_erf, "gelu": vm_gelu, "gelu_tanh": vm_gelu_tanh,
 }

@@ -31,7 +31,7 @@ def _keep(keepdims, keepdim):
 
 
 class TorchMethods:
-    """Attached to Tensor over OperatorMixin's methods, so `sum(dim=...)` and `==` take PyTorch's forms."""
+    """Attached to Tensor over OperatorMixin's methods, so `sum(dim=...)` takes PyTorch's forms."""
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         backward([self], None if gradient is None else [gradient], retain_graph, create_graph, inputs)
@@ -64,12 +64,6 @@ class TorchMethods:
         return self.to(_CASTS["bool"])
 
     # ---- ops beyond the shared operators (PyTorch names, keyword spellings) --------------------
-    def __eq__(self, other):
-        return F.equal(self, other)
-
-    def __ne__(self, other):
-        return F.not_equal(self, other)
-
     def __getitem__(self, key):
         return F.getitem(self, plain_key(key))
 
@@ -250,10 +244,56 @@ class TorchMethods:
     def __itruediv__(self, other):
         return self.div_(other)
 
+    # ---- elementwise ops for models (erf, rounding, division, predicates, logic) ---------------
+    def erf(self):
+        return F.erf(self)
+
+    def floor(self):
+        return F.floor(self)
+
+    def ceil(self):
+        return F.ceil(self)
+
+    def round(self):
+        return F.round(self)
+
+    def trunc(self):
+        return F.trunc(self)
+
+    def isnan(self):
+        return F.isnan(self)
+
+    def isinf(self):
+        return F.isinf(self)
+
+    def isfinite(self):
+        return F.isfinite(self)
+
+    def logical_and(self, other):
+        return F.logical_and(self, other)
+
+    def logical_or(self, other):
+        return F.logical_or(self, other)
+
+    def logical_not(self):
+        return F.logical_not(self)
+
+    def eq(self, other):
+        return F.equal(self, other)
+
+    def ne(self, other):
+        return F.not_equal(self, other)
+
+    def remainder(self, other):
+        return F.remainder(self, other)
+
+    def floor_divide(self, other):
+        return F.floor_divide(self, other)
+
 
 def install(cls, methods):
     """Put the methods on cls itself: they then take precedence over OperatorMixin's, as the
-    mixin's place ahead of it in the bases would (`sum(dim=...)`, elementwise `==`). Only the
+    mixin's place ahead of it in the bases would (`sum(dim=...)`). Only the
     functions move: the class's own bookkeeping (`__dict__`, and the `__hash__ = None` that
     defining `__eq__` implies) would make tensors unhashable."""
     for name, value in vars(methods).items():

@@ -4,6 +4,7 @@ from .elementwise import (  # noqa: F401
     log, log1p, maximum, minimum, mul, neg, not_equal, pow, relu, sigmoid, sign, sin, sqrt, square,
     stop_gradient, sub, tanh, where,
 )
+from .elementwise import ceil, erf, floor, floor_divide, gelu, isfinite, isinf, isnan, leaky_relu, logical_and, logical_not, logical_or, remainder, round, silu, trunc  # noqa: F401, E501
 from .indexing import gather, getitem, index_select  # noqa: F401
 from .linalg import matmul, transpose  # noqa: F401
 from .nn import cross_entropy, log_softmax, softmax  # noqa: F401

@@ -393,7 +393,8 @@ def _tangent_body(body, n_carry, n_xs):
     for group in (range(0, n_carry), range(n_carry, len(outs))):
         results += [outs[j] for j in group]
         results += [ts[j] if ts[j] is not None else zeros_like(outs[j]) for j in group if _is_float(outs[j])]
-    return Graph(params, results), set(tangent), [params.index(p) for p in primal]
+    position = {id(p): k for k, p in enumerate(params)}  # by identity: == on nodes is elementwise
+    return Graph(params, results), set(tangent), [position[id(p)] for p in primal]
 
 
 def _plus_cotangent(a, b):

@@ -6,6 +6,8 @@ both its VJP and its JVP; a unary op may declare just `deriv` (multiplied in) or
 it calls (exp, maximum, ...) are named neutrally, and each backend maps those names to its own
 implementations (numba: backends/numba_backend/kernel_functions.py).
 """
+import math
+import numbers
 from functools import partial
 
 import numpy as np
@@ -419,6 +421,254 @@ greater = lambda x, y: apply(GREATER, x, y)  # noqa: E731
 greater_equal = lambda x, y: apply(GREATER_EQUAL, x, y)  # noqa: E731
 equal = lambda x, y: apply(EQUAL, x, y)  # noqa: E731
 not_equal = lambda x, y: apply(NOT_EQUAL, x, y)  # noqa: E731
+
+
+# ---- ops for models: erf, gelu, silu, leaky_relu, rounding, integer division, predicates, logic --
+_SQRT1_2 = 0.7071067811865476  # 1/sqrt(2)
+_TWO_OVER_SQRT_PI = 1.1283791670955126  # erf'(0)
+_INV_SQRT_2PI = 0.3989422804014327  # the standard normal density at 0
+_GELU_BETA = 0.7978845608028654  # sqrt(2/pi), PyTorch's kBeta of the tanh approximation
+_GELU_KAPPA = 0.044715
+_math_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _erf_values(x, dtype):
+    """math.erf (glibc's, within 1 ulp) on every element, in float64, then rounded once to dtype."""
+    return np.asarray(_math_erf(np.asarray(x, np.float64)), np.float64).astype(dtype)
+
+
+def _floating(op, x):
+    """Infer helper: ops that PyTorch defines for floating inputs only."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op}: expected a floating-point input, got {x.dtype} (cast it first)")
+    return x.shape, x.dtype
+
+
+@register
+class ERF(Unary):
+    # NumPy has no erf ufunc; np.exp's type rules are those of any float-valued unary function
+    # (integers give float64), as scipy.special.erf's are.
+    name, ufunc, scalar = "erf", np.exp, "erf({0})"
+
+    def impl(self, x):
+        return _erf_values(x, ufunc_result_dtype(np.exp, (x.dtype,)))
+
+    def deriv(self, x, out):
+        return mul(exp(neg(square(x))), _TWO_OVER_SQRT_PI)
+
+
+def _normal_cdf(x):
+    return mul(add(erf(mul(x, _SQRT1_2)), 1), 0.5)
+
+
+@register
+class GELU(Unary):
+    """x * Phi(x) = x * 0.5 * (1 + erf(x / sqrt 2)), PyTorch's approximate="none"."""
+
+    name, scalar, backward_name = "gelu", "gelu({0})", "Gelu"
+
+    def infer(self, inputs, attrs):
+        return _floating(self.name, inputs[0])
+
+    def impl(self, x):
+        wide = np.asarray(x, np.float64)
+        return (wide * 0.5 * (1.0 + _erf_values(wide * _SQRT1_2, np.float64))).astype(x.dtype)
+
+    def deriv(self, x, out):
+        density = mul(exp(mul(square(x), -0.5)), _INV_SQRT_2PI)
+        return add(_normal_cdf(x), mul(x, density))
+
+
+@register
+class GELU_TANH(Unary):
+    """PyTorch's approximate="tanh": 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x**3)))."""
+
+    name, scalar, backward_name = "gelu_tanh", "gelu_tanh({0})", "Gelu"
+
+    def infer(self, inputs, attrs):
+        return _floating(self.name, inputs[0])
+
+    def impl(self, x):
+        wide = np.asarray(x, np.float64)
+        inner = _GELU_BETA * (wide + _GELU_KAPPA * wide * wide * wide)
+        return (0.5 * wide * (1.0 + np.tanh(inner))).astype(x.dtype)
+
+    def deriv(self, x, out):
+        # PyTorch's GeluBackward for tanh: 0.5 (1 + t) + 0.5 x (1 - t**2) beta (1 + 3 kappa x**2)
+        x_sq = square(x)
+        t = tanh(mul(add(x, mul(mul(x_sq, x), _GELU_KAPPA)), _GELU_BETA))
+        slope = mul(add(mul(x_sq, 3 * _GELU_KAPPA), 1), _GELU_BETA)
+        return add(mul(add(t, 1), 0.5), mul(mul(mul(x, 0.5), sub(1, square(t))), slope))
+
+
+@register
+class SILU(Unary):
+    """x * sigmoid(x) (PyTorch's SiLU, also called swish)."""
+
+    name, scalar = "silu", "({0} * sigmoid({0}))"
+
+    def infer(self, inputs, attrs):
+        return _floating(self.name, inputs[0])
+
+    def impl(self, x):
+        return x * SIGMOID.impl(x)
+
+    def deriv(self, x, out):
+        s = sigmoid(x)
+        return mul(s, add(1, mul(x, sub(1, s))))
+
+
+@register
+class LEAKY_RELU(Elementwise):
+    """x where x > 0, else negative_slope * x. The slope is input 1 (a 0-d value of x's dtype), so
+    the scalar template reads it like any operand; it carries no gradient, as in PyTorch."""
+
+    name, scalar, backward_name = "leaky_relu", "({0} if {0} > 0 else {0} * {1})", "LeakyRelu"
+    nondiff_inputs = (1,)
+
+    def infer(self, inputs, attrs):
+        x, slope = inputs
+        if slope.shape != ():
+            raise TypeError(f"leaky_relu: negative_slope must be a number, got shape {slope.shape}")
+        return _floating(self.name, x)
+
+    def impl(self, x, slope):
+        return np.where(x > 0, x, x * slope).astype(x.dtype, copy=False)
+
+    def partials(self, out, x, slope):
+        return (lambda t: where(greater(x, 0), t, mul(t, slope)), None)
+
+
+class _Flat(Unary):
+    """Piecewise constant: a zero gradient wherever it is differentiable, as in PyTorch."""
+
+    def partials(self, out, x):
+        return (shp.zeros_like,)
+
+
+@register
+class FLOOR(_Flat):
+    name, ufunc, scalar = "floor", np.floor, "floor({0})"
+
+
+@register
+class CEIL(_Flat):
+    name, ufunc, scalar = "ceil", np.ceil, "ceil({0})"
+
+
+@register
+class TRUNC(_Flat):
+    name, ufunc, scalar = "trunc", np.trunc, "trunc({0})"
+
+
+@register
+class ROUND(_Flat):
+    """Half to even (np.round = torch.round); integers are returned as they are, as np.round does."""
+
+    name, scalar = "round", "round_half_even({0})"
+
+    def infer(self, inputs, attrs):
+        (x,) = inputs
+        if x.dtype.kind not in "iuf":
+            raise TypeError(f"round: expected a numeric input, got {x.dtype}")
+        return x.shape, x.dtype
+
+    def impl(self, x):
+        return np.round(x)
+
+
+@register
+class FLOOR_DIVIDE(Elementwise):
+    """Python's floor division (np.floor_divide): integer division by 0 gives 0 and INT_MIN // -1
+    wraps to INT_MIN, as in NumPy. Not differentiable (PyTorch has no derivative for it)."""
+
+    name, ufunc, differentiable = "floor_divide", np.floor_divide, False
+    # both operands in the loop's dtype (bool // bool runs in int8), as NumPy's loop takes them
+    scalar = "floor_divide({cast}({0}), {cast}({1}))"
+
+    def partials(self, out, x, y):
+        return (None, None)
+
+
+@register
+class REMAINDER(Elementwise):
+    """Python's modulo (np.remainder): the result has the divisor's sign; x % 0 is 0 for integers
+    and nan for floats. d/dx = 1, d/dy = -floor_divide(x, y), as in PyTorch."""
+
+    name, ufunc = "remainder", np.remainder
+    scalar = "remainder({cast}({0}), {cast}({1}))"
+
+    def partials(self, out, x, y):
+        # the quotient is piecewise constant: no gradient of its own (PyTorch's div(rounding_mode=
+        # "floor") in this rule has none), so second derivatives are 0, not an error
+        return (_same, lambda t: neg(mul(t, stop_gradient(floor_divide(x, y)))))
+
+
+class _Predicate(Unary):
+    differentiable = False
+
+    def partials(self, out, x):
+        return (None,)
+
+
+@register
+class ISNAN(_Predicate):
+    name, ufunc, scalar = "isnan", np.isnan, "isnan({0})"
+
+
+@register
+class ISINF(_Predicate):
+    name, ufunc, scalar = "isinf", np.isinf, "isinf({0})"
+
+
+@register
+class ISFINITE(_Predicate):
+    name, ufunc, scalar = "isfinite", np.isfinite, "isfinite({0})"
+
+
+@register
+class LOGICAL_NOT(_Predicate):
+    name, ufunc, scalar = "logical_not", np.logical_not, "({0} == 0)"
+
+
+@register
+class LOGICAL_AND(Comparison):
+    name, ufunc, scalar = "logical_and", np.logical_and, "(({0} != 0) & ({1} != 0))"
+
+
+@register
+class LOGICAL_OR(Comparison):
+    name, ufunc, scalar = "logical_or", np.logical_or, "(({0} != 0) | ({1} != 0))"
+
+
+erf = lambda x: apply(ERF, x)  # noqa: E731
+silu = lambda x: apply(SILU, x)  # noqa: E731
+floor = lambda x: apply(FLOOR, x)  # noqa: E731
+ceil = lambda x: apply(CEIL, x)  # noqa: E731
+trunc = lambda x: apply(TRUNC, x)  # noqa: E731
+round = lambda x: apply(ROUND, x)  # noqa: E731
+floor_divide = lambda x, y: apply(FLOOR_DIVIDE, x, y)  # noqa: E731
+remainder = lambda x, y: apply(REMAINDER, x, y)  # noqa: E731
+isnan = lambda x: apply(ISNAN, x)  # noqa: E731
+isinf = lambda x: apply(ISINF, x)  # noqa: E731
+isfinite = lambda x: apply(ISFINITE, x)  # noqa: E731
+logical_not = lambda x: apply(LOGICAL_NOT, x)  # noqa: E731
+logical_and = lambda x, y: apply(LOGICAL_AND, x, y)  # noqa: E731
+logical_or = lambda x, y: apply(LOGICAL_OR, x, y)  # noqa: E731
+
+
+def gelu(x, approximate="none"):
+    """PyTorch's GELU: x * Phi(x) exactly, or its tanh approximation (approximate="tanh")."""
+    ops = {"none": GELU, "tanh": GELU_TANH}
+    if approximate not in ops:
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return apply(ops[approximate], x)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
+        raise TypeError(f"leaky_relu: negative_slope must be a real number, got {negative_slope!r}")
+    return apply(LEAKY_RELU, x, float(negative_slope))
 
 
 # ---- selection -------------------------------------------------------------------------------
