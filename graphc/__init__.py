@@ -28,6 +28,7 @@ from graphc.ir.ops import (  # noqa: E402
     not_equal, placeholder, pow, relu, reshape, sigmoid, sign, sin, softmax, sqrt, square,
     squeeze, stack, stop_gradient, sub, sum, tanh, transpose, where,
 )
+from graphc.ir.ops import binary_cross_entropy_with_logits, log_sigmoid, mse_loss, nll_loss, softplus  # noqa: E402
 from graphc.passes.autodiff import grad, jvp  # noqa: E402
 
 from . import backend_registry as _backend_registry  # noqa: E402, F401  (registers the backends)
