@@ -94,7 +94,8 @@ def nll_loss(log_probs, labels):
 @register
 class BINARY_CROSS_ENTROPY_WITH_LOGITS(Op):
     """Mean over every element of -(t log sigmoid(z) + (1 - t) log(1 - sigmoid(z))), computed as
-    softplus(z) - z t: finite wherever z and t are, with the gradient (sigmoid(z) - t) / N."""
+    (1 - t) z + softplus(-z), PyTorch's form (inf, not inf - inf, at z = inf and t = 0): finite
+    wherever z and t are, with the gradient (sigmoid(z) - t) / N."""
 
     name, backward_name = "binary_cross_entropy_with_logits", "BinaryCrossEntropyWithLogits"
 
@@ -122,7 +123,7 @@ class BINARY_CROSS_ENTROPY_WITH_LOGITS(Op):
             )
         dtype = np.result_type(logits.dtype, targets.dtype)
         z, t = logits.astype(dtype, copy=False), targets.astype(dtype, copy=False)
-        return np.asarray(np.mean(SOFTPLUS.impl(z) - z * t), dtype=dtype)
+        return np.asarray(np.mean((1 - t) * z + SOFTPLUS.impl(-z)), dtype=dtype)
 
     def _partials(self, logits, targets, out):
         with site_of(out):

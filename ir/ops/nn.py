@@ -4,7 +4,7 @@ import numpy as np
 from ..dispatch import apply
 from ..errors import ShapeError
 from ..registry import Op, register
-from ..source import site_of
+from ..source import site_of, user_site
 from ..types import float_dtype_for, fmt_shape, normalize_axis
 from . import elementwise as ew
 from . import reductions as red
@@ -96,7 +96,9 @@ class CROSS_ENTROPY(Op):
         if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float, np.integer, np.floating)):
             raise TypeError(f"cross_entropy: label_smoothing must be a number, got {type(smoothing).__name__}")
         if not 0.0 <= smoothing <= 1.0:  # also rejects nan
-            raise ValueError(f"cross_entropy: label_smoothing must lie in [0.0, 1.0], got {smoothing}")
+            raise ValueError(
+                f"cross_entropy: label_smoothing must lie in [0.0, 1.0], got {smoothing} [built at {user_site()}]"
+            )
         return {"label_smoothing": float(smoothing)}
 
     def infer(self, inputs, attrs):
