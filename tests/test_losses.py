@@ -368,3 +368,17 @@ def test_eager_hand_written_bce_is_not_rewritten():
         by_hand = -(t * gc.log(gc.sigmoid(z)) + (1 - t) * gc.log(1 - gc.sigmoid(z)))
     assert not np.isfinite(by_hand.numpy()[0])
     assert gc.binary_cross_entropy_with_logits(z, t).item() == 800.0
+
+
+def test_jvp_of_a_hand_written_bce_is_stable():
+    z, t = gc.placeholder((None,), name="z"), gc.placeholder((None,), name="t")
+    h = z * 2.0
+    p = gc.sigmoid(h)
+    loss = gc.mean(-(t * gc.log(p) + (1 - t) * gc.log(1 - p)))
+    along_z, along_h = gc.jvp(loss, z, z * 0 + 1), gc.jvp(loss, h, h * 0 + 1)
+    f = gc.compile([z, t], [along_z, along_h], backend="numpy")
+    zv, tv = np.array([400.0, -400.0, 0.25]), np.array([0.0, 1.0, 0.5])
+    got_z, got_h = f(zv, tv)
+    dh = (SIGMOID.impl(2 * zv) - tv) / 3
+    np.testing.assert_allclose(got_h, dh.sum(), rtol=1e-15)
+    np.testing.assert_allclose(got_z, 2 * dh.sum(), rtol=1e-15)
