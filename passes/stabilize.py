@@ -1,11 +1,12 @@
 """Stabilization: rewrite the numerically unstable forms users write into stable ops.
 
-gc.grad stabilizes the forward graph before differentiating it (where it differentiates with
-respect to leaves), so the gradients users get are those of the stable forms too.
+gc.grad and gc.jvp stabilize the graph above their xs before differentiating it, so the gradients
+users get are those of the stable forms. A loop's body is differentiated as written, though: for
+the sigmoid-then-log forms, gradient_through_sigmoid_log rescues the gradients built from them.
 """
 from graphc.ir.ops import elementwise as ew
 from graphc.ir.ops import losses, nn, reductions
-from graphc.ir.ops.elementwise import ADD, EXP, LOG, LOG1P, MUL, NEG, SIGMOID, SUB
+from graphc.ir.ops.elementwise import ADD, DIV, EXP, LOG, LOG1P, MUL, NEG, SIGMOID, SUB
 from graphc.ir.ops.nn import SOFTMAX
 from graphc.ir.ops.reductions import MEAN, SUM
 from graphc.ir.ops.softplus import LOG_SIGMOID, SOFTPLUS, log_sigmoid, softplus
@@ -50,6 +51,59 @@ def log_of_one_minus_sigmoid(node):
     if p is not None and p.op is SIGMOID:
         return _same_type(node, log_sigmoid(ew.neg(p.inputs[0])))
     return None
+
+
+def _sigmoid_derivative(node):
+    """s where node is s * (1 - s) (either order), s a sigmoid: its derivative, as its rule builds it."""
+    if node.op is not MUL:
+        return None
+    for s, one_minus_s in (node.inputs, node.inputs[::-1]):
+        if s.op is SIGMOID and _one_minus(one_minus_s) is s:
+            return s
+    return None
+
+
+def _times_sigmoid_derivative(node):
+    """(other factor, derivative, s) where node is other * derivative, derivative = s * (1 - s)."""
+    if node.op is not MUL:
+        return None
+    for other, derivative in (node.inputs, node.inputs[::-1]):
+        s = _sigmoid_derivative(derivative)
+        if s is not None:
+            return other, derivative, s
+    return None
+
+
+def _cancelled(term, s):
+    """term * s (1 - s) without its division, for term = g / s or g / (1 - s), else None."""
+    if term.op is not DIV:
+        return None
+    g, divisor = term.inputs
+    if divisor is s:
+        return ew.mul(g, ew.sigmoid(ew.neg(s.inputs[0])))  # 1 - s, to full relative accuracy
+    if _one_minus(divisor) is s:
+        return ew.mul(g, s)
+    return None
+
+
+def gradient_through_sigmoid_log(node):
+    """The gradients autodiff builds for log(sigmoid(z)) and log(1 - sigmoid(z)) where it did not
+    differentiate the stabilized form (a loop body's): the cotangents reaching the sigmoid,
+    g / s and -g / (1 - s) (summed), times its derivative s (1 - s), are 0 / 0 or inf * 0 once s
+    rounds to 0 or 1. Each such term cancels its division: g sigmoid(-z) and -g s."""
+    found = _times_sigmoid_derivative(node)
+    terms = found and _signed_terms(found[0], 4)
+    if not terms:
+        return None
+    _, derivative, s = found
+    total, cancelled_any = None, False
+    for sign, term in terms:
+        part = _cancelled(term, s)
+        cancelled_any |= part is not None
+        part = ew.mul(term, derivative) if part is None else part
+        part = part if sign > 0 else ew.neg(part)
+        total = part if total is None else ew.add(total, part)
+    return _same_type(node, total) if cancelled_any else None
 
 
 def softplus_by_hand(node):
@@ -121,10 +175,9 @@ def negated_log_likelihood(node):
     """-(z t - softplus(z)) -> softplus(z) - z t (the sum of the two logs was rewritten first)."""
     if node.op is not NEG or node.inputs[0].op is not SUB:
         return None
-    inner = node.inputs[0]
-    product, total = inner.inputs
-    if total.op is SOFTPLUS and product.op is MUL and any(x is total.inputs[0] for x in product.inputs):
-        return _same_type(node, ew.sub(total, product))
+    product, softplus_z = node.inputs[0].inputs
+    if softplus_z.op is SOFTPLUS and product.op is MUL and any(x is softplus_z.inputs[0] for x in product.inputs):
+        return _same_type(node, ew.sub(softplus_z, product))
     return None
 
 
@@ -170,6 +223,7 @@ def log_sum_exp(node):
 RULES = [
     log_of_softmax, log_of_sigmoid, log_of_one_minus_sigmoid, log_of_one_plus, softplus_by_hand, exp_minus_one,
     log_sum_exp, binary_cross_entropy_by_hand, negated_log_likelihood, mean_binary_cross_entropy,
+    gradient_through_sigmoid_log,
 ]
 
 
