@@ -29,6 +29,8 @@ from graphc.ir.ops import (  # noqa: E402
     squeeze, stack, stop_gradient, sub, sum, tanh, transpose, where,
 )
 from graphc.ir.ops import ceil, erf, floor, floor_divide, gelu, isfinite, isinf, isnan, leaky_relu, logical_and, logical_not, logical_or, remainder, round, silu, trunc  # noqa: E402, E501
+
+from graphc.ir.ops import binary_cross_entropy_with_logits, log_sigmoid, mse_loss, nll_loss, softplus  # noqa: E402
 from graphc.passes.autodiff import grad, jvp  # noqa: E402
 
 from . import backend_registry as _backend_registry  # noqa: E402, F401  (registers the backends)

@@ -10,15 +10,20 @@ from .graph import toposort
 from .ops.elementwise import add
 
 
+def _body_offset(node, body):
+    """A body's parameters stand for the node's last inputs by position (a cond's predicate,
+    input 0, has none)."""
+    return len(node.inputs) - len(body.inputs)
+
+
 def _body_gradient_positions(node):
-    """Input positions of a node with bodies from which a gradient reaches a body's outputs
-    (body parameters stand for the node's inputs by position)."""
+    """Input positions of a node with bodies from which a gradient reaches a body's outputs."""
     positions = set()
     for body in node.op.subgraphs(node.attrs):
         for i, param in enumerate(body.inputs):
             reached = reaching([param], body.nodes, gradient_edges)
             if any(id(out) in reached for out in body.outputs):
-                positions.add(i)
+                positions.add(i + _body_offset(node, body))
     return positions
 
 
@@ -62,7 +67,7 @@ def blocking_op(x, ys, order):
             return node
         if node.op.body_attrs and not set(inputs) & _body_gradient_positions(node):
             for body in node.op.subgraphs(node.attrs):
-                inner = blocking_op(body.inputs[inputs[0]], body.outputs, body.nodes)
+                inner = blocking_op(body.inputs[inputs[0] - _body_offset(node, body)], body.outputs, body.nodes)
                 if inner is not None:
                     return inner
             return node

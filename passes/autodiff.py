@@ -7,13 +7,14 @@ the op registry through `ir.derivatives`, shared with eager mode.
 import numpy as np
 
 from graphc.ir.errors import GradientError, ShapeError
-from graphc.ir.graph import Graph, toposort
+from graphc.ir.graph import Graph, substitute, toposort
 from graphc.ir.node import Node, as_node
 from graphc.ir.ops.shape import zeros_like
-from graphc.ir.ops.sources import constant
+from graphc.ir.ops.sources import constant, placeholder
 from graphc.ir.sweeps import backward, blocking_op, forward
 from graphc.ir.types import fmt_shape, is_known, shapes_agree
 
+from .rewrite import clone_with_inputs
 from .stabilize import stabilize
 
 
@@ -32,6 +33,25 @@ def _check_wrt(x):
             f"grad: cannot differentiate with respect to {x.label} of integer/bool dtype {x.dtype} "
             f"(built at {x.site})"
         )
+
+
+def _stabilized_above(ys, xs):
+    """ys stabilized, with every x kept as it is: an intermediate x stands in as a placeholder
+    while the rules run (they must not rewrite it, or what it is computed from). Nodes the rules
+    left alone are the user's own nodes again afterwards."""
+    cut_of = {}  # id(user's node) -> its copy over the stand-ins
+    for x in xs:
+        if x.inputs and x.parts is None and id(x) not in cut_of:
+            cut_of[id(x)] = placeholder(x.shape, x.dtype, name=x.name)
+    original_of = {id(cut_of[id(x)]): x for x in xs if id(x) in cut_of}
+    for node in toposort(ys):
+        if id(node) in cut_of or not node.inputs:
+            continue
+        copy = clone_with_inputs(node, [cut_of.get(id(x), x) for x in node.inputs])
+        if copy is not node:
+            cut_of[id(node)], original_of[id(copy)] = copy, node
+    stable = stabilize(Graph([], [cut_of.get(id(y), y) for y in ys])).outputs
+    return substitute(stable, original_of)
 
 
 def grad(y, xs, grad_y=None):
@@ -55,11 +75,10 @@ def grad(y, xs, grad_y=None):
             raise ShapeError(
                 f"grad: grad_y has shape {fmt_shape(grad_y.shape)} but y {y.label} has shape {fmt_shape(y.shape)}"
             )
-    if all(not x.inputs for x in xs):
-        # Differentiate the stabilized form (log(softmax) -> log_softmax, ...), whose gradient
-        # rules are stable too; a rewrite of the forward values alone would leave the gradient
-        # of the unstable form in the graph. Intermediate xs must keep their identity: skip then.
-        y = stabilize(Graph([], [y])).outputs[0]
+    # Differentiate the stabilized form (log(softmax) -> log_softmax, ...), whose gradient
+    # rules are stable too; a rewrite of the forward values alone would leave the gradient of
+    # the unstable form in the graph.
+    (y,) = _stabilized_above([y], xs)
     order = toposort([y])
     found = backward([y], [grad_y], xs)
     results = []
@@ -94,6 +113,6 @@ def jvp(ys, xs, tangents):
         if not shapes_agree(t.shape, x.shape):
             raise ShapeError(f"jvp: tangent shape {fmt_shape(t.shape)} does not match {x.label} {fmt_shape(x.shape)}")
         tangent_of[id(x)] = t if t.dtype == x.dtype else t.astype(x.dtype)
-    found = forward(ys, tangent_of)
+    found = forward(_stabilized_above(ys, xs), tangent_of)  # stable tangents, as grad's
     outs = [t if t is not None else _zeros_for(y) for t, y in zip(found, ys)]
     return outs[0] if single_y else outs

@@ -481,3 +481,12 @@ def test_hoisted_step_matmul_is_one_product_over_all_rows():
     feeds = [rng.standard_normal((5, 2, 3)), rng.standard_normal((3, 4)), rng.standard_normal((4, 4)) * 0.5]
     for got, want in zip(f(*feeds), g(*feeds)):
         np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-14)
+
+
+def test_gradient_through_a_cond_whose_branches_capture_nothing():
+    # a cond's bodies stand for its inputs after the predicate: their positions are shifted by one
+    y = gc.placeholder((), name="y")
+    c = gc.placeholder((), name="c")
+    final = gc.while_loop(lambda v: v > c, lambda v: gc.cond(v < c, gc.sqrt, lambda u: gc.sqrt(gc.sqrt(u)), v), y)
+    f = gc.compile([y, c], gc.grad(final, y), backend="numpy")
+    assert float(f(16.0, 2.0)) == 1 / 32  # one step, 16 -> 2: the derivative of y ** 0.25 at 16

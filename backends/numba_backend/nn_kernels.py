@@ -147,8 +147,8 @@ def _axis_size(node):
 
 def _cross_entropy(node):
     x = node.inputs[0]
-    if x.dtype.kind != "f" or x.dtype.itemsize < 4 or node.dtype != x.dtype:
-        return None
+    if x.dtype.kind != "f" or x.dtype.itemsize < 4 or node.dtype != x.dtype or node.attrs["label_smoothing"]:
+        return None  # label smoothing: the NumPy implementation
     dtype = node.dtype
 
     def cross_entropy_step(x, labels):

@@ -12,7 +12,7 @@ from graphc.ir.graph import Graph, toposort
 from graphc.ir.node import Node, as_node
 from graphc.ir.ops import elementwise as ew
 from graphc.ir.ops.control import COND, SCAN, WHILE, build
-from graphc.ir.ops.sources import parameter, parameter_of
+from graphc.ir.ops.sources import CONSTANT, parameter, parameter_of
 from graphc.ir.ops.tuples import part
 from graphc.ir.source import user_site
 from graphc.ir.types import fmt_shape
@@ -54,6 +54,8 @@ def _close(params, outputs):
     captured, extra = [], []
 
     def inside(x):
+        if x.op is CONSTANT:  # a literal stays one, so the rewrites that match literals see it
+            return x
         if id(x) not in inner:  # an outer value: read through a new parameter
             extra.append(parameter(x, len(params) + len(extra)))
             captured.append(x)

@@ -8,6 +8,8 @@ from .elementwise import ceil, erf, floor, floor_divide, gelu, isfinite, isinf, 
 from .indexing import gather, getitem, index_select  # noqa: F401
 from .linalg import matmul, transpose  # noqa: F401
 from .nn import cross_entropy, log_softmax, softmax  # noqa: F401
+from .losses import binary_cross_entropy_with_logits, mse_loss, nll_loss  # noqa: F401
+from .softplus import log_sigmoid, softplus  # noqa: F401
 from .reductions import argmax, logsumexp, max, mean, min, sum  # noqa: F401
 from .shape import (  # noqa: F401
     broadcast_to, concatenate, expand_dims, reshape, squeeze, stack, zeros_like,

@@ -4,7 +4,7 @@ import numpy as np
 from ..dispatch import apply
 from ..errors import ShapeError
 from ..registry import Op, register
-from ..source import site_of
+from ..source import site_of, user_site
 from ..types import float_dtype_for, fmt_shape, normalize_axis
 from . import elementwise as ew
 from . import reductions as red
@@ -63,30 +63,49 @@ def log_softmax(x, axis=-1):
     return apply(LOG_SOFTMAX, x, axis=axis)
 
 
+def check_class_inputs(op_name, what, scores, labels):
+    """(shape, dtype) of a loss over class scores (N, C) and integer labels (N,)."""
+    if scores.ndim != 2 or labels.ndim != 1:
+        raise ShapeError(
+            f"{op_name}: expected {what} of shape (N, C) and labels of shape (N,); got "
+            f"{fmt_shape(scores.shape)} and {fmt_shape(labels.shape)}"
+        )
+    if np.dtype(labels.dtype).kind not in "iu":
+        raise TypeError(f"{op_name}: labels must be integer class indices, got dtype {labels.dtype}")
+    n, m = scores.shape[0], labels.shape[0]
+    if n is not None and m is not None and n != m:
+        raise ShapeError(
+            f"{op_name}: {n} rows of {what} {fmt_shape(scores.shape)} but {m} labels {fmt_shape(labels.shape)}"
+        )
+    return (), float_dtype_for(scores.dtype)
+
+
 @register
 class CROSS_ENTROPY(Op):
-    """Mean over the batch of -log softmax(logits)[i, labels[i]]; logits (N, C), labels (N,) ints."""
+    """Mean over the batch of -log softmax(logits)[i, labels[i]]; logits (N, C), labels (N,) ints.
+
+    label_smoothing = e (PyTorch's meaning) mixes the one-hot target with the uniform one: each
+    row's loss is (1 - e) * -logp[label] + e * mean_c(-logp[c]), whose gradient is
+    (softmax - ((1 - e) one_hot + e / C)) / N."""
 
     name, backward_name = "cross_entropy", "NllLoss"
     nondiff_inputs = (1,)
 
-    def infer(self, inputs, attrs):
-        logits, labels = inputs
-        if logits.ndim != 2 or labels.ndim != 1:
-            raise ShapeError(
-                f"cross_entropy: expected logits of shape (N, C) and labels of shape (N,); got "
-                f"{fmt_shape(logits.shape)} and {fmt_shape(labels.shape)}"
+    def normalize(self, inputs, attrs):
+        smoothing = attrs.get("label_smoothing", 0.0)
+        if isinstance(smoothing, bool) or not isinstance(smoothing, (int, float, np.integer, np.floating)):
+            raise TypeError(f"cross_entropy: label_smoothing must be a number, got {type(smoothing).__name__}")
+        if not 0.0 <= smoothing <= 1.0:  # also rejects nan
+            raise ValueError(
+                f"cross_entropy: label_smoothing must lie in [0.0, 1.0], got {smoothing} [built at {user_site()}]"
             )
-        if np.dtype(labels.dtype).kind not in "iu":
-            raise TypeError(f"cross_entropy: labels must be integer class indices, got dtype {labels.dtype}")
-        n, m = logits.shape[0], labels.shape[0]
-        if n is not None and m is not None and n != m:
-            raise ShapeError(
-                f"cross_entropy: {n} rows of logits {fmt_shape(logits.shape)} but {m} labels {fmt_shape(labels.shape)}"
-            )
-        return (), float_dtype_for(logits.dtype)
+        return {"label_smoothing": float(smoothing)}
 
-    def impl(self, logits, labels):
+    def infer(self, inputs, attrs):
+        return check_class_inputs(self.name, "logits", *inputs)
+
+    # the numba row kernel (label_smoothing 0 only) calls this without attributes on bad labels
+    def impl(self, logits, labels, *, label_smoothing=0.0):
         if len(labels) != len(logits):  # None dims: only known now; NumPy would pick rows silently
             raise ValueError(
                 f"cross_entropy: {len(logits)} rows of logits {fmt_shape(logits.shape)} but {len(labels)} "
@@ -94,26 +113,34 @@ class CROSS_ENTROPY(Op):
             )
         check_labels(labels, logits.shape[1], self.name)
         logp = LOG_SOFTMAX.impl(logits, axis=1)
-        return np.asarray(-np.mean(logp[np.arange(len(labels)), labels]))
+        picked = -logp[np.arange(len(labels)), labels]
+        if label_smoothing == 0.0:
+            return np.asarray(np.mean(picked))
+        uniform = -np.mean(logp, axis=1)
+        return np.asarray(np.mean((1.0 - label_smoothing) * picked + label_smoothing * uniform), logp.dtype)
 
     def dim_links(self, node):
         return (), [((0, 0), (1, 0))]  # one label per row
 
-    def _dlogits(self, logits, labels, out):
+    def _dlogits(self, logits, labels, out, label_smoothing):
         with site_of(out):  # one_hot_like checks the labels: its errors name the loss's line
             probs = softmax(logits, -1)
             batch = red.axis_size(logits, (0,), probs.dtype)
-            return ew.div(ew.sub(probs, one_hot_like(labels, probs)), batch)
+            target = one_hot_like(labels, probs)
+            if label_smoothing != 0.0:
+                classes = red.axis_size(logits, (1,), probs.dtype)
+                target = ew.add(ew.mul(target, 1.0 - label_smoothing), ew.div(label_smoothing, classes))
+            return ew.div(ew.sub(probs, target), batch)
 
-    def vjp(self, g, out, logits, labels):
-        return (ew.mul(self._dlogits(logits, labels, out), g), None)
+    def vjp(self, g, out, logits, labels, *, label_smoothing):
+        return (ew.mul(self._dlogits(logits, labels, out, label_smoothing), g), None)
 
-    def jvp(self, tangents, out, logits, labels):
-        return red.sum(ew.mul(self._dlogits(logits, labels, out), tangents[0]))
+    def jvp(self, tangents, out, logits, labels, *, label_smoothing):
+        return red.sum(ew.mul(self._dlogits(logits, labels, out, label_smoothing), tangents[0]))
 
 
-def cross_entropy(logits, labels):
-    return apply(CROSS_ENTROPY, logits, labels)
+def cross_entropy(logits, labels, label_smoothing=0.0):
+    return apply(CROSS_ENTROPY, logits, labels, label_smoothing=label_smoothing)
 
 
 def check_labels(labels, classes, op_name):
