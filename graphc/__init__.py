@@ -28,6 +28,10 @@ from graphc.ir.ops import (  # noqa: E402
     not_equal, placeholder, pow, relu, reshape, sigmoid, sign, sin, softmax, sqrt, square,
     squeeze, stack, stop_gradient, sub, sum, tanh, transpose, where,
 )
+from graphc.ir.ops import (  # noqa: E402  (reductions, scans and array ops)
+    all, any, argsort, cumprod, cumsum, einsum, flip, one_hot, pad, prod, roll, scatter_add, sort, std, topk,
+    tril, triu, var,
+)
 from graphc.passes.autodiff import grad, jvp  # noqa: E402
 
 from . import backend_registry as _backend_registry  # noqa: E402, F401  (registers the backends)

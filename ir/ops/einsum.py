@@ -1,0 +1,157 @@
+"""einsum with NumPy's subscripts. Contractions reach BLAS through np.einsum(optimize=True).
+
+The subscripts are normalized when the node is built: explicit output, the ellipsis spelled out
+as letters. The gradient wrt an operand is an einsum of g and the other operands into that
+operand's subscripts, broadcast over letters that only that operand has (a sum over them).
+Not accepted, with an error: a letter repeated within one operand (a diagonal or trace: take it
+with other ops first), and size-1 dimensions broadcasting against larger ones.
+"""
+import string
+
+import numpy as np
+
+from ..dispatch import apply
+from ..errors import ShapeError
+from ..registry import Op, register
+from ..types import fmt_shape
+from . import elementwise as ew
+from . import shape as shp
+
+LETTERS = string.ascii_letters
+
+
+def _split_term(term, rank, position):
+    """A term's letters, with `...` as None, checked against the operand's rank."""
+    if term.count("...") > 1 or term.replace("...", "").count(".") or any(
+            c not in LETTERS for c in term.replace("...", "")):
+        raise ValueError(f"einsum: invalid subscripts {term!r} for operand {position}: use letters and at most one '...'")
+    letters = term.replace("...", "")
+    if "..." not in term and rank is not None and len(letters) != rank:
+        raise ValueError(f"einsum: operand {position} has rank {rank} but subscripts {term!r} name {len(letters)} axes")
+    if "..." in term and rank is not None and len(letters) > rank:
+        raise ValueError(f"einsum: operand {position} has rank {rank}, fewer than the axes {term!r} names")
+    for c in set(letters):
+        if letters.count(c) > 1:
+            raise ValueError(
+                f"einsum: subscript {c!r} repeats within operand {position} ({term!r}): diagonals and traces are "
+                "not supported; take the diagonal with other ops first"
+            )
+    return term
+
+
+def parse_subscripts(subscripts, ranks):
+    """(input label strings, output label string) with the ellipsis replaced by letters."""
+    if not isinstance(subscripts, str):
+        raise TypeError(f"einsum: subscripts must be a string, got {subscripts!r}")
+    spec = subscripts.replace(" ", "")
+    if spec.count("->") > 1:
+        raise ValueError(f"einsum: subscripts {subscripts!r} hold more than one '->'")
+    lhs, arrow, rhs = spec.partition("->")
+    terms = lhs.split(",")
+    if len(terms) != len(ranks):
+        raise ValueError(f"einsum: subscripts {subscripts!r} name {len(terms)} operands, {len(ranks)} given")
+    terms = [_split_term(t, r, i) for i, (t, r) in enumerate(zip(terms, ranks))]
+    used = set("".join(terms))
+    free = [c for c in LETTERS if c not in used]
+    spans = [r - len(t.replace("...", "")) if "..." in t else 0 for t, r in zip(terms, ranks)]
+    width = max(spans, default=0)
+    if width > len(free):
+        raise ValueError("einsum: too many axes under '...'")
+    ellipsis = "".join(free[:width])
+    inputs = tuple(t.replace("...", ellipsis[width - n:]) for t, n in zip(terms, spans))
+    if arrow:
+        output = rhs.replace("...", ellipsis) if "..." in rhs else rhs
+        if rhs.replace("...", "").count(".") or any(c not in LETTERS for c in output):
+            raise ValueError(f"einsum: invalid output subscripts {rhs!r}")
+        known = set("".join(inputs))
+        for c in output:
+            if output.count(c) > 1:
+                raise ValueError(f"einsum: output subscript {c!r} repeats in {rhs!r}")
+            if c not in known:
+                raise ValueError(f"einsum: output subscript {c!r} is not among the inputs' subscripts")
+    else:  # NumPy's implicit output: the ellipsis axes, then the letters used once, in order
+        counts = "".join(t.replace("...", "") for t in terms)
+        output = ellipsis + "".join(sorted(c for c in set(counts) if counts.count(c) == 1))
+    return inputs, output
+
+
+@register
+class EINSUM(Op):
+    name = "einsum"
+
+    def normalize(self, inputs, attrs):
+        if not inputs:
+            raise ValueError("einsum: need at least one operand")
+        spec = attrs["subscripts"]
+        if isinstance(spec, tuple):  # already normalized (a gradient's einsum)
+            return attrs
+        labels, output = parse_subscripts(spec, [x.ndim for x in inputs])
+        return {"subscripts": (labels, output)}
+
+    def _sizes(self, inputs, labels):
+        sizes = {}
+        for x, term in zip(inputs, labels):
+            for c, d in zip(term, x.shape):
+                known = sizes.get(c)
+                if d is not None and known is not None and d != known:
+                    shown = ", ".join(f"{t}: {fmt_shape(y.shape)}" for t, y in zip(labels, inputs))
+                    raise ShapeError(
+                        f"einsum: subscript {c!r} has sizes {known} and {d} ({shown}); sizes must be equal "
+                        "(no broadcasting of size 1)"
+                    )
+                sizes[c] = d if known is None else known
+        return sizes
+
+    def infer(self, inputs, attrs):
+        labels, output = attrs["subscripts"]
+        sizes = self._sizes(inputs, labels)
+        return tuple(sizes[c] for c in output), np.result_type(*(x.dtype for x in inputs))
+
+    def impl(self, *xs, subscripts):
+        labels, output = subscripts
+        self._sizes(xs, labels)  # None dimensions: known only now; NumPy would broadcast size 1
+        return np.asarray(np.einsum(",".join(labels) + "->" + output, *xs, optimize=True))
+
+    def vjp(self, g, out, *xs, subscripts):
+        labels, output = subscripts
+        grads = []
+        for k, (x, term) in enumerate(zip(xs, labels)):
+            others = [(y, t) for j, (y, t) in enumerate(zip(xs, labels)) if j != k]
+            reachable = set(output).union(*(t for _, t in others))
+            target = "".join(c for c in term if c in reachable)
+            grad = einsum_of([g] + [y for y, _ in others], [output] + [t for _, t in others], target)
+            lonely = tuple(i for i, c in enumerate(term) if c not in reachable)
+            if lonely:  # a letter only this operand has was summed: every place gets g
+                grad = shp.broadcast_like(shp.expand_dims(grad, lonely), x)
+            grads.append(grad)
+        return tuple(grads)
+
+    def jvp(self, tangents, out, *xs, subscripts):
+        labels, output = subscripts
+        total = None
+        for k, t in enumerate(tangents):
+            if t is None:
+                continue
+            term = einsum_of(list(xs[:k]) + [t] + list(xs[k + 1:]), labels, output)
+            total = term if total is None else ew.add(total, term)
+        return total
+
+    def dim_links(self, node):
+        labels, output = node.attrs["subscripts"]
+        first, equal = {}, []
+        for k, term in enumerate(labels):
+            for axis, c in enumerate(term):
+                if c in first:
+                    equal.append((first[c], (k, axis)))
+                else:
+                    first[c] = (k, axis)
+        return [first[c] for c in output], equal
+
+
+def einsum_of(operands, labels, output):
+    return apply(EINSUM, *operands, subscripts=(tuple(labels), output))
+
+
+def einsum(subscripts, *operands):
+    """np.einsum(subscripts, *operands) (see the module doc for what is not accepted)."""
+    return apply(EINSUM, *operands, subscripts=subscripts)
