@@ -148,6 +148,18 @@ def test_einsum_matches_torch(spec, shapes):
     check_like_torch(lambda *ts: gc.einsum(spec, *ts), lambda *ts: torch.einsum(spec, *ts), *arrays)
 
 
+def test_einsum_of_one_operand_is_a_copy_not_a_view():
+    x = gc.tensor(np.arange(6.0).reshape(2, 3))
+    y = gc.einsum("ij->ji", x)
+    y += 1.0
+    np.testing.assert_array_equal(x.numpy(), np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(y.numpy(), np.arange(6.0).reshape(2, 3).T + 1)
+    a = np.arange(6.0).reshape(2, 3)
+    node = gc.placeholder((2, 3), "float64")
+    for backend in BACKENDS:
+        assert not np.shares_memory(gc.compile([node], gc.einsum("ij->ji", node), backend=backend)(a), a)
+
+
 def test_pad_matches_torch_functional_pad():
     x = RNG.standard_normal((2, 3, 4))
     torch_pad = torch.nn.functional.pad  # widths last axis first: (left, right, top, bottom)

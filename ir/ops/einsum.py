@@ -110,7 +110,9 @@ class EINSUM(Op):
     def impl(self, *xs, subscripts):
         labels, output = subscripts
         self._sizes(xs, labels)  # None dimensions: known only now; NumPy would broadcast size 1
-        return np.asarray(np.einsum(",".join(labels) + "->" + output, *xs, optimize=True))
+        out = np.asarray(np.einsum(",".join(labels) + "->" + output, *xs, optimize=True))
+        # a pure permutation comes back as a view of the operand: results never alias inputs here
+        return out.copy() if any(np.may_share_memory(out, x) for x in xs) else out
 
     def vjp(self, g, out, *xs, subscripts):
         labels, output = subscripts
