@@ -102,11 +102,12 @@ def test_cumsum_and_cumprod_match_torch(backend):
     check_like_torch(gc.cumsum, lambda t: torch.cumsum(t.reshape(-1), 0), x)
 
 
-@pytest.mark.parametrize("places", [[(0, 1)], [(0, 1), (0, 3)], [(1, 0), (2, 2)]], ids=["one", "two", "spread"])
-def test_cumprod_first_order_gradient_is_exact_with_zeros_like_torch(places):
+@pytest.mark.parametrize("places", [[(0, 1)], [(0, 1), (0, 3)], [(1, 0), (2, 2)], [(0, 0), (0, 1), (0, 2)]],
+                         ids=["one", "two", "spread", "three"])
+def test_cumprod_gradients_are_exact_with_zeros_to_second_order_like_torch(places):
     x = _zeros((3, 4), places)
-    check_like_torch(lambda t: gc.cumprod(t, 1), lambda t: torch.cumprod(t, 1), x, second_order=False)
-    check_like_torch(lambda t: gc.cumprod(t, 0), lambda t: torch.cumprod(t, 0), x, second_order=False)
+    check_like_torch(lambda t: gc.cumprod(t, 1), lambda t: torch.cumprod(t, 1), x)
+    check_like_torch(lambda t: gc.cumprod(t, 0), lambda t: torch.cumprod(t, 0), x)
 
 
 @pytest.mark.parametrize("zeros", [[], [(1,)], [(1,), (3,)], [(0,), (4,)]], ids=["none", "one", "two", "ends"])

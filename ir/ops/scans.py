@@ -60,33 +60,53 @@ class CUMSUM(_Scan):
 
 @register
 class CUMPROD(_Scan):
-    """Running products. Gradients are exact with zeros, as PyTorch's: before the first zero of a
-    slice (in scan order) the usual reverse sum of g * out divided by x; at the first zero the
-    reverse sum of g times the running products that skip it; after it zero. Those derivatives
-    are exact to first order; the second order is exact wherever x has no zero (at a zero it
-    misses the terms through the places after the first zero, which are held at 0)."""
+    """Running products. Derivatives are exact with zeros, as PyTorch's. Along a slice (in scan
+    order) with its first zero at z, d out_k / d x_i is out_k / x_i before z; at z it is the
+    running product that skips x_z; after z it is x_z (= 0) times the derivative of the running
+    products of x with x_z replaced by 1, which is what the next order differentiates. That inner
+    derivative is built `EXACT_ORDERS - 1` levels deep (zero beyond): exact to second order at
+    any zeros; a third derivative at two or more zeros in a slice misses terms."""
 
     name, func = "cumprod", staticmethod(np.cumprod)
+    EXACT_ORDERS = 2
 
     def _masks(self, x, axis, reverse):
         zero = ew.astype(ew.equal(ew.stop_gradient(x), 0), np.int64)
         seen = _scan(CUMSUM, zero, axis, reverse)  # zeros up to and including each place
         return ew.equal(seen, 0), ew.equal(ew.mul(zero, seen), 1)  # before the first zero, at it
 
-    def vjp(self, g, out, x, *, axis, reverse):
+    def _first_zero_along(self, x, first, axis, reverse):
+        """x at the slice's first zero (its value 0, its derivative 1), from there on."""
+        return _scan(CUMSUM, ew.where(first, x, 0), axis, reverse)
+
+    def _vjp(self, g, out, x, axis, reverse, levels):
         before, first = self._masks(x, axis, reverse)
         until_zero = ew.div(_scan(CUMSUM, ew.mul(g, out), axis, not reverse), ew.where(before, x, 1))
-        skipping_zero = _scan(CUMPROD, ew.where(first, 1, x), axis, reverse)
+        skipped = ew.where(first, 1, x)
+        skipping_zero = _scan(CUMPROD, skipped, axis, reverse)
         at_zero = _scan(CUMSUM, ew.mul(g, skipping_zero), axis, not reverse)
-        return (ew.where(before, until_zero, ew.where(first, at_zero, 0)),)
+        after = 0
+        if levels > 1:
+            inner = self._vjp(g, skipping_zero, skipped, axis, reverse, levels - 1)
+            after = ew.mul(self._first_zero_along(x, first, axis, reverse), inner)
+        return ew.where(before, until_zero, ew.where(first, at_zero, after))
 
-    def jvp(self, tangents, out, x, *, axis, reverse):
-        (t,) = tangents
+    def _jvp(self, t, out, x, axis, reverse, levels):
         before, first = self._masks(x, axis, reverse)
         until_zero = ew.mul(out, _scan(CUMSUM, ew.where(before, ew.div(t, ew.where(before, x, 1)), 0), axis, reverse))
-        skipping_zero = _scan(CUMPROD, ew.where(first, 1, x), axis, reverse)
+        skipped = ew.where(first, 1, x)
+        skipping_zero = _scan(CUMPROD, skipped, axis, reverse)
         from_zero = ew.mul(skipping_zero, _scan(CUMSUM, ew.where(first, t, 0), axis, reverse))
+        if levels > 1:
+            inner = self._jvp(ew.where(first, 0, t), skipping_zero, skipped, axis, reverse, levels - 1)
+            from_zero = ew.add(from_zero, ew.mul(self._first_zero_along(x, first, axis, reverse), inner))
         return ew.where(before, until_zero, from_zero)
+
+    def vjp(self, g, out, x, *, axis, reverse):
+        return (self._vjp(g, out, x, axis, reverse, self.EXACT_ORDERS),)
+
+    def jvp(self, tangents, out, x, *, axis, reverse):
+        return self._jvp(tangents[0], out, x, axis, reverse, self.EXACT_ORDERS)
 
 
 def _scan(op, x, axis, reverse=False):
