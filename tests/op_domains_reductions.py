@@ -64,7 +64,7 @@ _axis_case("topk_indices", "values-axis=0", lambda x: gc.topk(x, 3, axis=0)[0], 
 # ---- einsum ------------------------------------------------------------------------------------------
 for _spec, _shapes in [("ij,jk->ik", [(3, 4), (4, 2)]), ("bij,bjk->bik", [(2, 3, 4), (2, 4, 2)]),
                        ("ij->", [(3, 4)]), ("i,j", [(3,), (2,)]), ("...ij,jk", [(2, 3, 4), (4, 2)]),
-                       ("ijk,j->ki", [(2, 3, 2), (3,)])]:
+                       ("ijk,j->ki", [(2, 3, 2), (3,)]), ("ii->", [(3, 3)]), ("bii,ij->bj", [(2, 3, 3), (3, 2)])]:
     add(Case("einsum", _spec, (lambda s: lambda *xs: gc.einsum(s, *xs))(_spec), _shapes,
              (lambda s: lambda *xs: np.einsum(s, *xs))(_spec)))
 

@@ -2,9 +2,10 @@
 
 The subscripts are normalized when the node is built: explicit output, the ellipsis spelled out
 as letters. The gradient wrt an operand is an einsum of g and the other operands into that
-operand's subscripts, broadcast over letters that only that operand has (a sum over them).
-Not accepted, with an error: a letter repeated within one operand (a diagonal or trace: take it
-with other ops first), and size-1 dimensions broadcasting against larger ones.
+operand's distinct subscripts, broadcast over letters that only that operand has (a sum over
+them), and, where a letter repeats within the operand (a diagonal or trace), put back on that
+diagonal by an einsum with identity matrices. Not accepted, with an error: size-1 dimensions
+broadcasting against larger ones.
 """
 import string
 
@@ -30,12 +31,6 @@ def _split_term(term, rank, position):
         raise ValueError(f"einsum: operand {position} has rank {rank} but subscripts {term!r} name {len(letters)} axes")
     if "..." in term and rank is not None and len(letters) > rank:
         raise ValueError(f"einsum: operand {position} has rank {rank}, fewer than the axes {term!r} names")
-    for c in set(letters):
-        if letters.count(c) > 1:
-            raise ValueError(
-                f"einsum: subscript {c!r} repeats within operand {position} ({term!r}): diagonals and traces are "
-                "not supported; take the diagonal with other ops first"
-            )
     return term
 
 
@@ -120,11 +115,16 @@ class EINSUM(Op):
         for k, (x, term) in enumerate(zip(xs, labels)):
             others = [(y, t) for j, (y, t) in enumerate(zip(xs, labels)) if j != k]
             reachable = set(output).union(*(t for _, t in others))
-            target = "".join(c for c in term if c in reachable)
+            distinct = "".join(dict.fromkeys(term))
+            target = "".join(c for c in distinct if c in reachable)
             grad = einsum_of([g] + [y for y, _ in others], [output] + [t for _, t in others], target)
-            lonely = tuple(i for i, c in enumerate(term) if c not in reachable)
+            # the shape of the gradient before it goes back on a diagonal: x's diagonal's
+            ref = x if distinct == term else einsum_of([x], [term], distinct)
+            lonely = tuple(i for i, c in enumerate(distinct) if c not in reachable)
             if lonely:  # a letter only this operand has was summed: every place gets g
-                grad = shp.broadcast_like(shp.expand_dims(grad, lonely), x)
+                grad = shp.broadcast_like(shp.expand_dims(grad, lonely), ref)
+            if distinct != term:
+                grad = _onto_diagonals(grad, distinct, term, ref)
             grads.append(grad)
         return tuple(grads)
 
@@ -148,6 +148,33 @@ class EINSUM(Op):
                 else:
                     first[c] = (k, axis)
         return [first[c] for c in output], equal
+
+
+def _onto_diagonals(grad, distinct, term, ref):
+    """grad (subscripts `distinct`) placed on the diagonals of `term`, zero elsewhere: each repeat
+    of a letter gets a fresh letter, tied to the first by an identity matrix."""
+    fresh = iter(c for c in LETTERS if c not in term)
+    spread, eyes, eye_labels, seen = "", [], [], set()
+    for c in term:
+        if c in seen:
+            spread += next(fresh)
+            eyes.append(_identity_along(ref, distinct.index(c), grad.dtype))
+            eye_labels.append(c + spread[-1])
+        else:
+            seen.add(c)
+            spread += c
+    return einsum_of([grad] + eyes, [distinct] + eye_labels, spread)
+
+
+def _identity_along(ref, axis, dtype):
+    """The identity matrix as large as ref's `axis` (its size may be known only at run time)."""
+    from . import reductions as red
+    from . import scans
+
+    others = tuple(d for d in range(ref.ndim) if d != axis)
+    ones = ew.add(shp.zeros_like(red.sum(ew.stop_gradient(ref), others), dtype), 1)
+    places = scans.cumsum(ones, 0)
+    return ew.astype(ew.equal(shp.expand_dims(places, 1), shp.expand_dims(places, 0)), dtype)
 
 
 def einsum_of(operands, labels, output):
