@@ -27,7 +27,8 @@ _axis_case("prod", "zeros-all", gc.prod, (3, 4), np.prod, gen=_with_zeros)
 _axis_case("var", "axis=0", lambda x: gc.var(x, 0), (3, 4), lambda x: np.var(x, 0))
 _axis_case("var", "axes=(0,2)-keepdims-ddof=1", lambda x: gc.var(x, (0, 2), keepdims=True, ddof=1), (2, 3, 4),
            lambda x: np.var(x, (0, 2), keepdims=True, ddof=1))
-_axis_case("var", "std-axis=1", lambda x: gc.std(x, axis=1), (3, 5), lambda x: np.std(x, 1))
+_axis_case("std", "axis=1", lambda x: gc.std(x, axis=1), (3, 5), lambda x: np.std(x, 1))
+_axis_case("std", "all-ddof=1", lambda x: gc.std(x, ddof=1), (2, 3), lambda x: np.std(x, ddof=1))
 _axis_case("any", "axis=1", lambda x: gc.any(x, 1), (3, 4), lambda x: np.any(x, 1), dtypes=[BOOL])
 _axis_case("any", "float-keepdims", lambda x: gc.any(x, 0, keepdims=True), (3, 4),
            lambda x: np.any(x, 0, keepdims=True), gen=each(lambda rng, s: normal(rng, s) * (rng.random(s) < 0.2)))

@@ -95,6 +95,12 @@ def test_var_and_std_match_torch_with_and_without_correction(backend):
                      x, graph=False)
 
 
+def test_std_gradient_of_a_constant_slice_is_zero_like_torch(backend):
+    x = np.array([[2.0, 2.0, 2.0], [1.0, 2.0, 4.0]])
+    check_like_torch(lambda t: gc.std(t, 1), lambda t: torch.std(t, 1, unbiased=False), x, backend=backend)
+    check_like_torch(lambda t: t.std(1, keepdim=True), lambda t: t.std(1, keepdim=True), x, graph=False)
+
+
 def test_cumsum_and_cumprod_match_torch(backend):
     x = RNG.uniform(0.5, 1.5, (3, 4))
     check_like_torch(lambda t: gc.cumsum(t, 1), lambda t: torch.cumsum(t, 1), x, backend=backend)

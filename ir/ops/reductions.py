@@ -210,32 +210,38 @@ def _product_of_others(x, axes):
     return ew.mul(along, _product_of_others(prod(x, last, True), tuple(rest)))
 
 
-@register
-class VAR(Reduction):
-    """The variance over the axes, with NumPy's `ddof` (the divisor is n - ddof). The derivative
-    is a weighted sum with weights 2 (x - mean) / (n - ddof). A NumPy step; float16/float32
+class _Spread(Reduction):
+    """var and std, with NumPy's `ddof` (the divisor is n - ddof). NumPy steps; float16/float32
     accumulate in float64."""
-
-    name, reducer = "var", staticmethod(np.var)
 
     def normalize(self, inputs, attrs):
         ddof = attrs.get("ddof", 0)
         if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, (int, np.integer, float, np.floating)):
-            raise TypeError(f"var: ddof must be a number, got {ddof!r}")
+            raise TypeError(f"{self.name}: ddof must be a number, got {ddof!r}")
         # a Python number: weak next to float32 data, as NumPy's own ddof is
         ddof = int(ddof) if float(ddof).is_integer() else float(ddof)
         return {**super().normalize(inputs, attrs), "ddof": ddof}
 
     def infer(self, inputs, attrs):
         if inputs[0].dtype.kind not in "biuf":
-            raise TypeError(f"var: expected a real numeric array, got dtype {inputs[0].dtype}")
+            raise TypeError(f"{self.name}: expected a real numeric array, got dtype {inputs[0].dtype}")
         return super().infer(inputs, attrs)
 
-    def impl(self, x, *, axis, keepdims, ddof):
+    def variance(self, x, *, axis, keepdims, ddof):
         x = np.asarray(x)
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.var(_wide_float(x), axis=axis, keepdims=keepdims, ddof=ddof)
         return np.asarray(out, dtype=reduction_dtype(np.var, x.dtype))
+
+
+@register
+class VAR(_Spread):
+    """The variance; its derivative weights are 2 (x - mean) / (n - ddof)."""
+
+    name, reducer = "var", staticmethod(np.var)
+
+    def impl(self, x, *, axis, keepdims, ddof):
+        return self.variance(x, axis=axis, keepdims=keepdims, ddof=ddof)
 
     @staticmethod
     def _weights(x, axis, ddof, dtype):
@@ -248,6 +254,31 @@ class VAR(Reduction):
     def jvp(self, tangents, out, x, *, axis, keepdims, ddof):
         (t,) = tangents
         return sum(ew.mul(t, self._weights(x, axis, ddof, t.dtype)), axis, keepdims)
+
+
+@register
+class STD(_Spread):
+    """sqrt(var), NumPy's std. Its derivative weights are (x - mean) / ((n - ddof) std), and 0
+    where std is 0 (a constant slice), as PyTorch gives, rather than the square root's 0/0."""
+
+    name, reducer = "std", staticmethod(np.std)
+
+    def impl(self, x, *, axis, keepdims, ddof):
+        return np.sqrt(self.variance(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+    def _std_weights(self, out, x, axis, keepdims, ddof, dtype):
+        spread = _restore_axes(out, axis, keepdims)
+        flat = ew.equal(ew.stop_gradient(spread), 0)
+        centered = ew.sub(x, mean(x, axis, True))
+        divisor = ew.mul(ew.sub(axis_size(x, axis, dtype), ddof), ew.where(flat, 1, spread))
+        return ew.where(flat, 0, ew.div(centered, divisor))
+
+    def vjp(self, g, out, x, *, axis, keepdims, ddof):
+        return (ew.mul(_restore_axes(g, axis, keepdims), self._std_weights(out, x, axis, keepdims, ddof, g.dtype)),)
+
+    def jvp(self, tangents, out, x, *, axis, keepdims, ddof):
+        (t,) = tangents
+        return sum(ew.mul(t, self._std_weights(out, x, axis, keepdims, ddof, t.dtype)), axis, keepdims)
 
 
 class _Logical(Reduction):
@@ -285,9 +316,7 @@ def var(x, axis=None, keepdims=False, ddof=0):
 
 
 def std(x, axis=None, keepdims=False, ddof=0):
-    """sqrt(var): NumPy's std exactly, and its gradient that of the square root (nan where the
-    variance is 0, as in PyTorch)."""
-    return ew.sqrt(var(x, axis, keepdims, ddof))
+    return apply(STD, x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
 # ---- run-time shape helpers used by gradient rules --------------------------------------------
