@@ -330,9 +330,20 @@ def test_einsum_sizes_must_agree_when_built_and_when_run():
     a, b = gc.placeholder((3, None), "float64"), gc.placeholder((None, 2), "float64")
     f = gc.compile([a, b], gc.einsum("ij,jk->ik", a, b))
     with pytest.raises(gc.FeedError, match="dimension 1 of 'input.*' is 4 but dimension 0 of 'input.*' is 1"):
-        f(np.ones((3, 4)), np.ones((1, 2)))
-    with pytest.raises(gc.ShapeError, match="subscript 'j' has sizes 4 and 1"):
-        gc.einsum("ij,jk->ik", gc.tensor(np.ones((3, 4))), gc.tensor(np.ones((1, 2))))
+        f(np.ones((3, 4)), np.ones((1, 2)))  # a None dimension never broadcasts implicitly
+    c = gc.placeholder((2, None), "float64")
+    f = gc.compile([a, c], gc.einsum("ij,kj->ik", a, c[:, :3]))  # no feed check sees through the slice
+    with pytest.raises(gc.ShapeError, match="subscript 'j' has sizes 4 and 3"):
+        f(np.ones((3, 4)), np.ones((2, 5)))
+    with pytest.raises(gc.ShapeError, match="subscript 'j' has sizes 4 and 3"):
+        gc.einsum("ij,jk->ik", gc.tensor(np.ones((3, 4))), gc.tensor(np.ones((3, 2))))
+
+
+@pytest.mark.parametrize("spec,shapes", [("bij,bjk->bik", [(1, 2, 3), (4, 3, 2)]), ("ij,j->i", [(3, 1), (4,)]),
+                                         ("...ij,jk", [(2, 1, 3), (3, 2)])])
+def test_einsum_broadcasts_size_one_dimensions_like_torch(spec, shapes, backend):
+    arrays = [RNG.standard_normal(s) for s in shapes]
+    check_like_torch(lambda *ts: gc.einsum(spec, *ts), lambda *ts: torch.einsum(spec, *ts), *arrays, backend=backend)
 
 
 @pytest.mark.parametrize("pad_width,match", [

@@ -4,8 +4,9 @@ The subscripts are normalized when the node is built: explicit output, the ellip
 as letters. The gradient wrt an operand is an einsum of g and the other operands into that
 operand's distinct subscripts, broadcast over letters that only that operand has (a sum over
 them), and, where a letter repeats within the operand (a diagonal or trace), put back on that
-diagonal by an einsum with identity matrices. Not accepted, with an error: size-1 dimensions
-broadcasting against larger ones.
+diagonal by an einsum with identity matrices. A dimension declared 1 broadcasts against its
+letter's other sizes, as in NumPy and PyTorch (its gradient is summed back, as for elementwise
+ops).
 """
 import string
 
@@ -72,63 +73,73 @@ def parse_subscripts(subscripts, ranks):
 
 @register
 class EINSUM(Op):
+    """`subscripts` is (input label strings, output label string); `ones` lists the (operand,
+    axis) places declared with size 1, which broadcast against their letter's other places (as
+    NumPy and PyTorch do). Every other place of a letter must have the same size, at run time
+    too: like elementwise ops, a dimension declared None never broadcasts implicitly."""
+
     name = "einsum"
+    broadcasts = True  # a size-1 place meeting a larger size: its gradient is summed back
 
     def normalize(self, inputs, attrs):
         if not inputs:
             raise ValueError("einsum: need at least one operand")
         spec = attrs["subscripts"]
-        if isinstance(spec, tuple):  # already normalized (a gradient's einsum)
-            return attrs
-        labels, output = parse_subscripts(spec, [x.ndim for x in inputs])
-        return {"subscripts": (labels, output)}
+        if not isinstance(spec, tuple):  # a user's string; gradients pass normalized ones
+            spec = parse_subscripts(spec, [x.ndim for x in inputs])
+        ones = tuple((k, a) for k, x in enumerate(inputs) for a, d in enumerate(x.shape) if d == 1)
+        return {"subscripts": spec, "ones": ones}
 
-    def _sizes(self, inputs, labels):
+    def _sizes(self, shapes, labels, ones):
+        """Each letter's size, checking that its places agree (places in `ones` broadcast)."""
         sizes = {}
-        for x, term in zip(inputs, labels):
-            for c, d in zip(term, x.shape):
-                known = sizes.get(c)
-                if d is not None and known is not None and d != known:
-                    shown = ", ".join(f"{t}: {fmt_shape(y.shape)}" for t, y in zip(labels, inputs))
-                    raise ShapeError(
-                        f"einsum: subscript {c!r} has sizes {known} and {d} ({shown}); sizes must be equal "
-                        "(no broadcasting of size 1)"
-                    )
-                sizes[c] = d if known is None else known
+        for k, (shape, term) in enumerate(zip(shapes, labels)):
+            for axis, (c, d) in enumerate(zip(term, shape)):
+                if (k, axis) in ones:
+                    sizes.setdefault(c, 1)
+                    continue
+                known = sizes.get(c, 1)
+                if d is not None and known not in (None, 1) and d != known:
+                    shown = ", ".join(f"{t}: {fmt_shape(s)}" for t, s in zip(labels, shapes))
+                    raise ShapeError(f"einsum: subscript {c!r} has sizes {known} and {d} ({shown})")
+                sizes[c] = d if known in (None, 1) else known
         return sizes
 
     def infer(self, inputs, attrs):
         labels, output = attrs["subscripts"]
-        sizes = self._sizes(inputs, labels)
+        sizes = self._sizes([x.shape for x in inputs], labels, attrs["ones"])
         return tuple(sizes[c] for c in output), np.result_type(*(x.dtype for x in inputs))
 
-    def impl(self, *xs, subscripts):
+    def impl(self, *xs, subscripts, ones):
         labels, output = subscripts
-        self._sizes(xs, labels)  # None dimensions: known only now; NumPy would broadcast size 1
+        self._sizes([np.shape(x) for x in xs], labels, ones)  # None dimensions are known only now
         out = np.asarray(np.einsum(",".join(labels) + "->" + output, *xs, optimize=True))
         # a pure permutation comes back as a view of the operand: results never alias inputs here
         return out.copy() if any(np.may_share_memory(out, x) for x in xs) else out
 
-    def vjp(self, g, out, *xs, subscripts):
+    def vjp(self, g, out, *xs, subscripts, ones):
         labels, output = subscripts
         grads = []
         for k, (x, term) in enumerate(zip(xs, labels)):
             others = [(y, t) for j, (y, t) in enumerate(zip(xs, labels)) if j != k]
-            reachable = set(output).union(*(t for _, t in others))
+            # letters whose full size g or another operand has (a size-1 place has only 1)
+            full = set(output).union(*({c for a, c in enumerate(t) if (j, a) not in ones}
+                                       for j, (_, t) in enumerate(zip(xs, labels)) if j != k))
             distinct = "".join(dict.fromkeys(term))
-            target = "".join(c for c in distinct if c in reachable)
-            grad = einsum_of([g] + [y for y, _ in others], [output] + [t for _, t in others], target)
             # the shape of the gradient before it goes back on a diagonal: x's diagonal's
             ref = x if distinct == term else einsum_of([x], [term], distinct)
-            lonely = tuple(i for i, c in enumerate(distinct) if c not in reachable)
-            if lonely:  # a letter only this operand has was summed: every place gets g
-                grad = shp.broadcast_like(shp.expand_dims(grad, lonely), ref)
+            operands, terms = [g] + [y for y, _ in others], [output] + [t for _, t in others]
+            if any(c not in full and (k, a) not in ones for a, c in enumerate(term)):
+                # a letter summed over that only this operand has at full size: every place along
+                # it gets the same gradient, so the einsum also multiplies by ones shaped like x
+                operands, terms = operands + [ew.add(shp.zeros_like(ref, g.dtype), 1)], terms + [distinct]
+            grad = einsum_of(operands, terms, distinct)
             if distinct != term:
                 grad = _onto_diagonals(grad, distinct, term, ref)
             grads.append(grad)
         return tuple(grads)
 
-    def jvp(self, tangents, out, *xs, subscripts):
+    def jvp(self, tangents, out, *xs, subscripts, ones):
         labels, output = subscripts
         total = None
         for k, t in enumerate(tangents):
@@ -139,15 +150,18 @@ class EINSUM(Op):
         return total
 
     def dim_links(self, node):
+        """A letter's places other than size-1 ones have equal sizes, which the output has."""
         labels, output = node.attrs["subscripts"]
         first, equal = {}, []
         for k, term in enumerate(labels):
             for axis, c in enumerate(term):
+                if (k, axis) in node.attrs["ones"]:
+                    continue
                 if c in first:
                     equal.append((first[c], (k, axis)))
                 else:
                     first[c] = (k, axis)
-        return [first[c] for c in output], equal
+        return [first.get(c) for c in output], equal
 
 
 def _onto_diagonals(grad, distinct, term, ref):
