@@ -28,9 +28,12 @@ from graphc.ir.ops import (  # noqa: E402
     not_equal, placeholder, pow, relu, reshape, sigmoid, sign, sin, softmax, sqrt, square,
     squeeze, stack, stop_gradient, sub, sum, tanh, transpose, where,
 )
-from graphc.ir.ops import ceil, erf, floor, floor_divide, gelu, isfinite, isinf, isnan, leaky_relu, logical_and, logical_not, logical_or, remainder, round, silu, trunc  # noqa: E402, E501
-
-from graphc.ir.ops import binary_cross_entropy_with_logits, log_sigmoid, mse_loss, nll_loss, softplus  # noqa: E402
+from graphc.ir.ops import (  # noqa: E402  (the ops for models, API.md section 10)
+    all, any, argsort, binary_cross_entropy_with_logits, ceil, cumprod, cumsum, einsum, erf, flip,
+    floor, floor_divide, gelu, isfinite, isinf, isnan, leaky_relu, log_sigmoid, logical_and,
+    logical_not, logical_or, mse_loss, nll_loss, one_hot, pad, prod, remainder, roll, round,
+    scatter_add, silu, softplus, sort, std, topk, tril, triu, trunc, var,
+)
 from graphc.passes.autodiff import grad, jvp  # noqa: E402
 
 from . import backend_registry as _backend_registry  # noqa: E402, F401  (registers the backends)

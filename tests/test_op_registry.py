@@ -12,7 +12,8 @@ from op_domains import ALL_CASES, DOMAINS, GRAD_CASES, SECOND_ORDER_CASES, case_
 LEAVES = {"placeholder", "constant", "variable", "parameter"}
 # Ops no derivative passes through (not differentiable, or only non-gradient inputs), by arity.
 NO_DERIVATIVE = {"argmax": 1, "axis_size": 1, "zeros_like": 1, "one_hot_like": 2, "stop_gradient": 1,
-                 "random_uniform": 3, "random_uniform_float32": 3, "random_normal": 3}
+                 "random_uniform": 3, "random_uniform_float32": 3, "random_normal": 3,
+                 "any": 1, "all": 1, "argsort": 1, "topk_indices": 1}
 # Ops no user builds (fused kernels, body parameters, tuple projections) are exercised through
 # the passes that make them: tests/test_subgraphs.py and the fusion tests.
 BY_PASSES = {name for name, op in OPS.items() if op.created_by_passes}
@@ -110,7 +111,8 @@ def test_op_declares_everything(name):
 def test_nondifferentiable_ops_are_flagged():
     flagged = {name for name, op in OPS.items() if not op.differentiable}
     assert flagged == {"argmax", "less", "less_equal", "greater", "greater_equal", "equal", "not_equal",
-                       "floor_divide", "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_not"}
+                       "floor_divide", "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_not",
+                       "any", "all", "argsort", "topk_indices"}
     assert OPS["cast"].blocks_gradient({"dtype": np.dtype("int32")})
     assert OPS["cast"].blocks_gradient({"dtype": np.dtype(bool)})
     assert not OPS["cast"].blocks_gradient({"dtype": np.dtype("float32")})

@@ -88,12 +88,6 @@ class TorchMethods:
     def logsumexp(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
         return F.logsumexp(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
 
-    def all(self):
-        return F.min(self.to(np.bool_)) if self.numel() else Tensor._make(np.asarray(True))
-
-    def any(self):
-        return F.max(self.to(np.bool_)) if self.numel() else Tensor._make(np.asarray(False))
-
     def view(self, *shape):
         """reshape that must share memory (PyTorch refuses to copy in view)."""
         out = F.reshape(self, shape_args(shape))
@@ -289,6 +283,57 @@ class TorchMethods:
 
     def floor_divide(self, other):
         return F.floor_divide(self, other)
+
+    # ---- reductions, scans and array ops (API.md section 10), PyTorch's spellings ----------------
+    def prod(self, axis=None, keepdims=False, *, dim=None, keepdim=None):
+        return F.prod(self, axis=_axis(axis, dim), keepdims=_keep(keepdims, keepdim))
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """PyTorch's default: the unbiased variance (correction=1); gc.var's default is ddof=0."""
+        ddof = correction if correction is not None else (0 if unbiased is False else 1)
+        return F.var(self, dim, keepdim, ddof)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        ddof = correction if correction is not None else (0 if unbiased is False else 1)
+        return F.std(self, dim, keepdim, ddof)
+
+    def any(self, dim=None, keepdim=False):
+        return F.any(self, dim, keepdim)
+
+    def all(self, dim=None, keepdim=False):
+        return F.all(self, dim, keepdim)
+
+    def cumsum(self, dim):
+        return F.cumsum(self, dim)
+
+    def cumprod(self, dim):
+        return F.cumprod(self, dim)
+
+    def sort(self, dim=-1, descending=False):
+        """(values, indices), as torch.sort (a plain tuple)."""
+        indices = F.argsort(self, dim, descending)
+        return F.gather(self, dim, indices), indices
+
+    def argsort(self, dim=-1, descending=False):
+        return F.argsort(self, dim, descending)
+
+    def topk(self, k, dim=-1):
+        return F.topk(self, k, dim)
+
+    def flip(self, *dims):
+        return F.flip(self, dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)
+
+    def roll(self, shifts, dims=None):
+        return F.roll(self, shifts, dims)
+
+    def tril(self, diagonal=0):
+        return F.tril(self, diagonal)
+
+    def triu(self, diagonal=0):
+        return F.triu(self, diagonal)
+
+    def scatter_add(self, dim, index, src):
+        return F.scatter_add(self, dim, index, src)
 
 
 def install(cls, methods):

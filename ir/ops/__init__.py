@@ -11,6 +11,10 @@ from .nn import cross_entropy, log_softmax, softmax  # noqa: F401
 from .losses import binary_cross_entropy_with_logits, mse_loss, nll_loss  # noqa: F401
 from .softplus import log_sigmoid, softplus  # noqa: F401
 from .reductions import argmax, logsumexp, max, mean, min, sum  # noqa: F401
+from .reductions import all, any, prod, std, var  # noqa: F401
+from .scans import argsort, cumprod, cumsum, sort, topk  # noqa: F401
+from .arrays import flip, one_hot, pad, roll, scatter_add, tril, triu  # noqa: F401
+from .einsum import einsum  # noqa: F401
 from .shape import (  # noqa: F401
     broadcast_to, concatenate, expand_dims, reshape, squeeze, stack, zeros_like,
 )

@@ -166,12 +166,157 @@ class ARGMAX(Op):
         return np.asarray(np.argmax(x, axis=axis, keepdims=keepdims), dtype=np.int64)
 
 
+def _wide_float(x):
+    """float16/float32 data as float64: prod and var accumulate in float64 and round once, as
+    the compiled sums do (NumPy's own float32 loops accumulate in float32)."""
+    return x.astype(np.float64) if x.dtype.kind == "f" and x.dtype.itemsize < 8 else x
+
+
+@register
+class PROD(Reduction):
+    """The product over the axes. Its derivative wrt each element is the product of the others,
+    computed from exclusive products (no division), so it is exact with one zero or several,
+    as PyTorch's is. A NumPy step on the numba backend: a fused fold would multiply float32 in
+    float32, where this accumulates in float64 like the compiled sums."""
+
+    name, reducer = "prod", staticmethod(np.prod)
+
+    def impl(self, x, *, axis, keepdims):
+        out = np.prod(_wide_float(np.asarray(x)), axis=axis, keepdims=keepdims)
+        return np.asarray(out, dtype=reduction_dtype(np.prod, np.asarray(x).dtype))
+
+    def vjp(self, g, out, x, *, axis, keepdims):
+        return (ew.mul(_restore_axes(g, axis, keepdims), _product_of_others(x, axis)),)
+
+    def jvp(self, tangents, out, x, *, axis, keepdims):
+        (t,) = tangents
+        return sum(ew.mul(t, _product_of_others(x, axis)), axis, keepdims)
+
+
+def _product_of_others(x, axes):
+    """For each element, the product of the other elements of its slice over `axes`.
+
+    Over several axes: the others of (i, j) are row i's others along j, times the products of
+    the other rows (j folded first). Along one axis: the product of the elements before times
+    the product of those after (exclusive cumulative products), which never divides by zero."""
+    from . import scans
+
+    if not axes:
+        return ew.add(shp.zeros_like(x), 1)
+    *rest, last = axes
+    along = ew.mul(scans.exclusive_cumprod(x, last, reverse=False), scans.exclusive_cumprod(x, last, reverse=True))
+    if not rest:
+        return along
+    return ew.mul(along, _product_of_others(prod(x, last, True), tuple(rest)))
+
+
+class _Spread(Reduction):
+    """var and std, with NumPy's `ddof` (the divisor is n - ddof). NumPy steps; float16/float32
+    accumulate in float64."""
+
+    def normalize(self, inputs, attrs):
+        ddof = attrs.get("ddof", 0)
+        if isinstance(ddof, (bool, np.bool_)) or not isinstance(ddof, (int, np.integer, float, np.floating)):
+            raise TypeError(f"{self.name}: ddof must be a number, got {ddof!r}")
+        # a Python number: weak next to float32 data, as NumPy's own ddof is
+        ddof = int(ddof) if float(ddof).is_integer() else float(ddof)
+        return {**super().normalize(inputs, attrs), "ddof": ddof}
+
+    def infer(self, inputs, attrs):
+        if inputs[0].dtype.kind not in "biuf":
+            raise TypeError(f"{self.name}: expected a real numeric array, got dtype {inputs[0].dtype}")
+        return super().infer(inputs, attrs)
+
+    def variance(self, x, *, axis, keepdims, ddof):
+        x = np.asarray(x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.var(_wide_float(x), axis=axis, keepdims=keepdims, ddof=ddof)
+        return np.asarray(out, dtype=reduction_dtype(np.var, x.dtype))
+
+
+@register
+class VAR(_Spread):
+    """The variance; its derivative weights are 2 (x - mean) / (n - ddof)."""
+
+    name, reducer = "var", staticmethod(np.var)
+
+    def impl(self, x, *, axis, keepdims, ddof):
+        return self.variance(x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+    @staticmethod
+    def _weights(x, axis, ddof, dtype):
+        centered = ew.sub(x, mean(x, axis, True))
+        return ew.div(ew.mul(centered, 2), ew.sub(axis_size(x, axis, dtype), ddof))
+
+    def vjp(self, g, out, x, *, axis, keepdims, ddof):
+        return (ew.mul(_restore_axes(g, axis, keepdims), self._weights(x, axis, ddof, g.dtype)),)
+
+    def jvp(self, tangents, out, x, *, axis, keepdims, ddof):
+        (t,) = tangents
+        return sum(ew.mul(t, self._weights(x, axis, ddof, t.dtype)), axis, keepdims)
+
+
+@register
+class STD(_Spread):
+    """sqrt(var), NumPy's std. Its derivative weights are (x - mean) / ((n - ddof) std), and 0
+    where std is 0 (a constant slice), as PyTorch gives, rather than the square root's 0/0."""
+
+    name, reducer = "std", staticmethod(np.std)
+
+    def impl(self, x, *, axis, keepdims, ddof):
+        return np.sqrt(self.variance(x, axis=axis, keepdims=keepdims, ddof=ddof))
+
+    def _std_weights(self, out, x, axis, keepdims, ddof, dtype):
+        spread = _restore_axes(out, axis, keepdims)
+        flat = ew.equal(ew.stop_gradient(spread), 0)
+        centered = ew.sub(x, mean(x, axis, True))
+        divisor = ew.mul(ew.sub(axis_size(x, axis, dtype), ddof), ew.where(flat, 1, spread))
+        return ew.where(flat, 0, ew.div(centered, divisor))
+
+    def vjp(self, g, out, x, *, axis, keepdims, ddof):
+        return (ew.mul(_restore_axes(g, axis, keepdims), self._std_weights(out, x, axis, keepdims, ddof, g.dtype)),)
+
+    def jvp(self, tangents, out, x, *, axis, keepdims, ddof):
+        (t,) = tangents
+        return sum(ew.mul(t, self._std_weights(out, x, axis, keepdims, ddof, t.dtype)), axis, keepdims)
+
+
+class _Logical(Reduction):
+    """any/all: a bool result, no derivative. NumPy steps (a fused kernel reduces numbers only)."""
+
+    differentiable = False
+
+    def infer(self, inputs, attrs):
+        return reduced_shape(inputs[0].shape, attrs["axis"], attrs["keepdims"]), np.dtype(np.bool_)
+
+
+@register
+class ANY(_Logical):
+    name, reducer = "any", staticmethod(np.any)
+
+
+@register
+class ALL(_Logical):
+    name, reducer = "all", staticmethod(np.all)
+
+
 sum = _reduction_fn(SUM)
 mean = _reduction_fn(MEAN)
 max = _reduction_fn(MAX)
 min = _reduction_fn(MIN)
 logsumexp = _reduction_fn(LOGSUMEXP)
 argmax = _reduction_fn(ARGMAX)
+prod = _reduction_fn(PROD)
+any = _reduction_fn(ANY)
+all = _reduction_fn(ALL)
+
+
+def var(x, axis=None, keepdims=False, ddof=0):
+    return apply(VAR, x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+def std(x, axis=None, keepdims=False, ddof=0):
+    return apply(STD, x, axis=axis, keepdims=keepdims, ddof=ddof)
 
 
 # ---- run-time shape helpers used by gradient rules --------------------------------------------
