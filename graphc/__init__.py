@@ -28,6 +28,7 @@ from graphc.ir.ops import (  # noqa: E402
     not_equal, placeholder, pow, relu, reshape, sigmoid, sign, sin, softmax, sqrt, square,
     squeeze, stack, stop_gradient, sub, sum, tanh, transpose, where,
 )
+from graphc.ir.ops import avg_pool2d, conv1d, conv2d, max_pool2d  # noqa: E402
 from graphc.passes.autodiff import grad, jvp  # noqa: E402
 
 from . import backend_registry as _backend_registry  # noqa: E402, F401  (registers the backends)

@@ -5,6 +5,7 @@ from .elementwise import (  # noqa: F401
     stop_gradient, sub, tanh, where,
 )
 from .indexing import gather, getitem, index_select  # noqa: F401
+from .conv import avg_pool2d, conv1d, conv2d, max_pool2d  # noqa: F401
 from .linalg import matmul, transpose  # noqa: F401
 from .nn import cross_entropy, log_softmax, softmax  # noqa: F401
 from .reductions import argmax, logsumexp, max, mean, min, sum  # noqa: F401
