@@ -85,6 +85,15 @@ def _out_size(size, before, after, kernel, stride, dilation):
     return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
 
 
+def at_run_time(check, *args):
+    """A build-time check run again on the real shapes: a mismatch found only now is a
+    ValueError (the backends add the node and the user's line to it)."""
+    try:
+        return check(*args)
+    except ShapeError as err:
+        raise ValueError(f"{err}, at run time") from None
+
+
 def _check_rank(label, spatial, what, shape, layout):
     if len(shape) != spatial + 2:
         raise ShapeError(f"{label}: expected the {what} as {layout} ({spatial + 2}-D), got shape {fmt_shape(shape)}")
@@ -159,7 +168,7 @@ class CONV(_Conv):
         return [(0, 0), (1, 0)] + [None] * node.attrs["spatial"]
 
     def impl(self, x, w, **attrs):
-        conv_output_shape(x.shape, w.shape, attrs)
+        at_run_time(conv_output_shape, x.shape, w.shape, attrs)
         return conv_reference(x, w, **attrs)
 
     def vjp(self, g, out, x, w, **attrs):
@@ -176,6 +185,11 @@ def _check_cotangent(label, g_shape, want, role):
                          f"outputs of shape {fmt_shape(want)}")
 
 
+def _check_conv_cotangent(label, g_shape, x_shape, w_shape, attrs):
+    _check_cotangent(label, g_shape, conv_output_shape(x_shape, w_shape, attrs),
+                     f"input {fmt_shape(x_shape)} with weight {fmt_shape(w_shape)}")
+
+
 @register
 class CONV_INPUT_GRAD(_Conv):
     """The gradient of conv(x, w) with respect to x: conv_input_grad(g, w, x), x read only for its
@@ -190,8 +204,7 @@ class CONV_INPUT_GRAD(_Conv):
     def infer(self, inputs, attrs):
         g, w, x = inputs
         label = _label("conv", attrs["spatial"])
-        _check_cotangent(label, g.shape, conv_output_shape(x.shape, w.shape, attrs),
-                         f"input {fmt_shape(x.shape)} with weight {fmt_shape(w.shape)}")
+        _check_conv_cotangent(label, g.shape, x.shape, w.shape, attrs)
         _check_float(label, g, w)
         return x.shape, _result_dtype(g, w)
 
@@ -200,8 +213,7 @@ class CONV_INPUT_GRAD(_Conv):
 
     def impl(self, g, w, x, **attrs):
         label = _label("conv", attrs["spatial"])
-        _check_cotangent(label, g.shape, conv_output_shape(x.shape, w.shape, attrs),
-                         f"input {fmt_shape(x.shape)} with weight {fmt_shape(w.shape)}")
+        at_run_time(_check_conv_cotangent, label, g.shape, x.shape, w.shape, attrs)
         return conv_input_grad_reference(g, w, x.shape, **attrs)
 
     def vjp(self, h, out, g, w, x, **attrs):
@@ -227,8 +239,7 @@ class CONV_WEIGHT_GRAD(_Conv):
     def infer(self, inputs, attrs):
         x, g, w = inputs
         label = _label("conv", attrs["spatial"])
-        _check_cotangent(label, g.shape, conv_output_shape(x.shape, w.shape, attrs),
-                         f"input {fmt_shape(x.shape)} with weight {fmt_shape(w.shape)}")
+        _check_conv_cotangent(label, g.shape, x.shape, w.shape, attrs)
         _check_float(label, x, g)
         return w.shape, _result_dtype(x, g)
 
@@ -237,8 +248,7 @@ class CONV_WEIGHT_GRAD(_Conv):
 
     def impl(self, x, g, w, **attrs):
         label = _label("conv", attrs["spatial"])
-        _check_cotangent(label, g.shape, conv_output_shape(x.shape, w.shape, attrs),
-                         f"input {fmt_shape(x.shape)} with weight {fmt_shape(w.shape)}")
+        at_run_time(_check_conv_cotangent, label, g.shape, x.shape, w.shape, attrs)
         return conv_weight_grad_reference(x, g, w.shape, **attrs)
 
     def vjp(self, h, out, x, g, w, **attrs):
@@ -461,6 +471,7 @@ class MAX_POOL(_PoolOfInput):
     value_inputs = slice(0, 1)
 
     def impl(self, x, **attrs):
+        at_run_time(self.infer, [x], attrs)
         position, out, flat = _max_positions(x, attrs)
         return np.ascontiguousarray(np.take_along_axis(flat, position[..., None], -1)[..., 0])
 
@@ -481,9 +492,7 @@ class MAX_POOL_SELECT(_PoolOfInput):
     value_inputs = slice(1, 2)
 
     def impl(self, x, h, **attrs):
-        if h.shape != x.shape:
-            raise ValueError(f"max_pool_select: arrays of shapes {fmt_shape(x.shape)} and {fmt_shape(h.shape)} "
-                             "at run time")
+        at_run_time(self.infer, [x, h], attrs)
         position, out, _ = _max_positions(x, attrs)
         return np.ascontiguousarray(_window_read(h, position, out, attrs))
 
@@ -500,8 +509,7 @@ class MAX_POOL_GRAD(_PoolGrad):
     input_position = 0
 
     def impl(self, x, g, **attrs):
-        _check_cotangent("max_pool_grad", g.shape, pool_output_shape(x.shape, attrs, "max_pool"),
-                         f"the input {fmt_shape(x.shape)}")
+        at_run_time(self.infer, [x, g], attrs)
         position, out, _ = _max_positions(x, attrs)
         dx = np.zeros(x.shape, g.dtype)
         batch, channels = np.indices(position.shape, sparse=True)[:2]
@@ -527,6 +535,7 @@ class AVG_POOL(_PoolOfInput):
     value_inputs = slice(0, 1)
 
     def impl(self, x, **attrs):
+        at_run_time(self.infer, [x], attrs)
         area = math.prod(attrs["kernel_size"])
         return np.ascontiguousarray(_pool_windows_sum(x, attrs) / np.asarray(area, x.dtype))
 
@@ -543,8 +552,7 @@ class AVG_POOL_GRAD(_PoolGrad):
     input_position = 1
 
     def impl(self, g, x, **attrs):
-        _check_cotangent("avg_pool_grad", g.shape, pool_output_shape(x.shape, attrs, "avg_pool"),
-                         f"the input {fmt_shape(x.shape)}")
+        at_run_time(self.infer, [g, x], attrs)
         spatial, kernel = attrs["spatial"], attrs["kernel_size"]
         padding, stride = attrs["padding"], attrs["stride"]
         share = g / np.asarray(math.prod(kernel), g.dtype)
