@@ -271,3 +271,19 @@ def test_run_time_shape_errors_name_the_op_and_the_line(backend):
     assert re.search(HERE, str(info.value)), str(info.value)
     with pytest.raises(Exception, match=r"conv2d: the kernel \(3, dilation 1\) is larger"):
         f(np.zeros((1, 3, 2, 6)), w)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_batches_split_between_threads_match_the_reference(dtype):
+    # large enough that the numba backend splits the images between threads
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((33, 8, 16, 16)).astype(dtype), rng.standard_normal((16, 4, 3, 3)).astype(dtype)
+    X, W = gc.placeholder(x.shape, dtype), gc.placeholder(w.shape, dtype)
+    y = gc.conv2d(X, W, padding=1, groups=2)
+    gx, gw = gc.grad(gc.sum(y * gc.constant(np.cos(np.arange(np.prod(y.shape))).reshape(y.shape).astype(dtype))), [X, W])
+    fast = gc.compile([X, W], [y, gx, gw])(x, w)
+    slow = gc.compile([X, W], [y, gx, gw], backend="numpy")(x, w)
+    tol = 1e-12 if dtype == "float64" else 2e-4
+    for a, b in zip(fast, slow):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.abs(b).max())

@@ -132,6 +132,8 @@ def conv_output_shape(x_shape, w_shape, attrs):
 class _Conv(Op):
     """Shared by the convolution and its two gradients: the attributes and their normalization."""
 
+    accepts_out = True  # the numba backend's kernels write into workspace buffers
+
     def normalize(self, inputs, attrs):
         spatial = int(attrs["spatial"])
         label = _label("conv", spatial)
@@ -383,6 +385,7 @@ def pool_output_shape(x_shape, attrs, family):
 
 class _Pool(Op):
     family = None
+    accepts_out = True
 
     def normalize(self, inputs, attrs):
         spatial = int(attrs["spatial"])

@@ -1,0 +1,396 @@
+"""numba kernels for convolution and pooling (ir/ops/conv.py), writing into workspace buffers.
+
+A convolution runs image by image as im2col + BLAS gemm: one image's windows are copied into a
+(channels x kernel, windows) matrix that stays in cache, and CBLAS gemm (called from numba, no
+trip through Python) multiplies it with the weight straight into that image's rows of the
+result, which in NCHW layout are already the gemm's output matrix. The input gradient is the
+transposed gemm followed by adding the columns back (col2im), the weight gradient a gemm that
+accumulates over images. Measured against direct numba loops over a blocked layout on the
+benchmark's shapes (bench/README.md): im2col + gemm was faster on every one.
+
+Large batches are split between threads by images (the weight gradient sums one partial per
+thread, in a fixed order), with OpenBLAS on one thread meanwhile; the split depends on shapes
+alone. Pooling is one loop nest per op. 1-D convolutions run as 2-D ones of height 1. Anything
+else (other dtypes, mixed dtypes, 3 spatial dims, no OpenBLAS) runs the op's NumPy code.
+"""
+import math
+
+import numba
+import numpy as np
+
+from graphc.ir.ops.conv import (
+    AVG_POOL, AVG_POOL_GRAD, CONV, CONV_INPUT_GRAD, CONV_WEIGHT_GRAD, MAX_POOL, MAX_POOL_GRAD, MAX_POOL_SELECT,
+    at_run_time, conv_output_shape,
+)
+
+from . import blas
+from .runner import _executor, _threads
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_gemm_d = blas.gemm_function("float64")
+_gemm_s = blas.gemm_function("float32")
+_ROW, _N, _T = blas.CBLAS_ROW_MAJOR, blas.CBLAS_NO_TRANS, blas.CBLAS_TRANS
+# Below this many multiply-adds a second thread costs more than it saves (a hand-off is ~20 us).
+SPLIT_FROM = 1 << 22
+
+
+@_jit
+def _gemm(double, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc):
+    """C = A @ B + beta * C on addresses (row-major), in float64 or float32."""
+    if double:
+        _gemm_d(_ROW, trans_a, trans_b, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc)
+    else:
+        _gemm_s(_ROW, trans_a, trans_b, m, n, k, np.float32(1.0), a, lda, b, ldb, np.float32(beta), c, ldc)
+
+
+@_jit
+def _at(a, offset):
+    """The address of a's flat element `offset` (unsigned: a signed offset would make it a float)."""
+    return a.ctypes.data + np.uintp(offset * a.itemsize)
+
+
+@_jit
+def _valid_range(size, out, offset, stride):
+    """The windows b in [0, out) whose element b * stride + offset lies inside [0, size)."""
+    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    hi = 0 if size - offset <= 0 else (size - offset + stride - 1) // stride
+    return min(lo, out), max(min(hi, out), min(lo, out))
+
+
+@_jit
+def _im2col(x, n, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
+    """cols[(c, i, j), (a, b)] = x[n, c0 + c, a * sh - ph + i * dh, b * sw - pw + j * dw] (0 outside)."""
+    height, width = x.shape[2], x.shape[3]
+    for c in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                offset = j * dw - pw
+                lo, hi = _valid_range(width, ow, offset, sw)
+                for a in range(oh):
+                    r = a * sh - ph + i * dh
+                    base = a * ow
+                    if r < 0 or r >= height:
+                        for b in range(ow):
+                            cols[row, base + b] = 0
+                        continue
+                    for b in range(lo):
+                        cols[row, base + b] = 0
+                    for b in range(lo, hi):
+                        cols[row, base + b] = x[n, c0 + c, r, b * sw + offset]
+                    for b in range(hi, ow):
+                        cols[row, base + b] = 0
+
+
+@_jit
+def _col2im(cols, n, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, dx):
+    """The adjoint of _im2col: dx[n, c0 + c, ...] += each column entry where it was read from."""
+    height, width = dx.shape[2], dx.shape[3]
+    for c in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                offset = j * dw - pw
+                lo, hi = _valid_range(width, ow, offset, sw)
+                for a in range(oh):
+                    r = a * sh - ph + i * dh
+                    if r < 0 or r >= height:
+                        continue
+                    base = a * ow
+                    for b in range(lo, hi):
+                        dx[n, c0 + c, r, b * sw + offset] += cols[row, base + b]
+
+
+@_jit
+def _direct(kh, kw, sh, sw, ph, pw):
+    """A 1x1 kernel with stride 1 and no padding reads each image as it is: no im2col."""
+    return kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
+
+
+@_jit
+def conv_forward(x, w, out, lo, hi, sh, sw, ph, pw, dh, dw, groups, double):
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    out_channels, cg, kh, kw = w.shape
+    oh, ow = out.shape[2], out.shape[3]
+    og, k, p = out_channels // groups, cg * kh * kw, oh * ow
+    cols = np.empty((k, p), x.dtype)
+    direct = _direct(kh, kw, sh, sw, ph, pw)
+    for n in range(lo, hi):
+        for g in range(groups):
+            if direct:
+                source = _at(x, (n * channels + g * cg) * height * width)
+            else:
+                _im2col(x, n, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+                source = cols.ctypes.data
+            _gemm(double, _N, _N, og, p, k, _at(w, g * og * k), k, source, p, 0.0,
+                  _at(out, (n * out_channels + g * og) * p), p)
+
+
+@_jit
+def conv_input_grad(gout, w, dx, lo, hi, sh, sw, ph, pw, dh, dw, groups, double):
+    channels, height, width = dx.shape[1], dx.shape[2], dx.shape[3]
+    out_channels, cg, kh, kw = w.shape
+    oh, ow = gout.shape[2], gout.shape[3]
+    og, k, p = out_channels // groups, cg * kh * kw, oh * ow
+    cols = np.empty((k, p), dx.dtype)
+    direct = _direct(kh, kw, sh, sw, ph, pw)
+    for n in range(lo, hi):
+        if not direct:
+            dx[n] = 0
+        for g in range(groups):
+            target = _at(dx, (n * channels + g * cg) * height * width) if direct else cols.ctypes.data
+            _gemm(double, _T, _N, k, p, og, _at(w, g * og * k), k,
+                  _at(gout, (n * out_channels + g * og) * p), p, 0.0, target, p)
+            if not direct:
+                _col2im(cols, n, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, dx)
+
+
+@_jit
+def conv_weight_grad(x, gout, dw_sum, lo, hi, sh, sw, ph, pw, dh, dw, groups, double):
+    """dw_sum += the weight gradient of images [lo, hi)."""
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    out_channels, cg, kh, kw = dw_sum.shape
+    oh, ow = gout.shape[2], gout.shape[3]
+    og, k, p = out_channels // groups, cg * kh * kw, oh * ow
+    cols = np.empty((k, p), x.dtype)
+    direct = _direct(kh, kw, sh, sw, ph, pw)
+    for n in range(lo, hi):
+        for g in range(groups):
+            if direct:
+                source = _at(x, (n * channels + g * cg) * height * width)
+            else:
+                _im2col(x, n, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+                source = cols.ctypes.data
+            _gemm(double, _N, _T, og, k, p, _at(gout, (n * out_channels + g * og) * p), p,
+                  source, p, 1.0, _at(dw_sum, g * og * k), k)
+
+
+# ---- pooling ---------------------------------------------------------------------------------
+@_jit
+def _window_max(x, n, c, r0, q0, kh, kw):
+    """(row, col) of the window's first maximum among its real elements (NaN counts as largest)."""
+    height, width = x.shape[2], x.shape[3]
+    best_r, best_q = -1, -1
+    best = 0.0
+    for r in range(max(r0, 0), min(r0 + kh, height)):
+        for q in range(max(q0, 0), min(q0 + kw, width)):
+            v = x[n, c, r, q]
+            if best_r < 0 or v > best or (v != v and best == best):
+                best, best_r, best_q = v, r, q
+    return best_r, best_q
+
+
+@_jit
+def max_pool_forward(x, out, kh, kw, sh, sw, ph, pw):
+    for n in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            for a in range(out.shape[2]):
+                for b in range(out.shape[3]):
+                    r, q = _window_max(x, n, c, a * sh - ph, b * sw - pw, kh, kw)
+                    out[n, c, a, b] = x[n, c, r, q]
+
+
+@_jit
+def max_pool_select(x, h, out, kh, kw, sh, sw, ph, pw):
+    for n in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            for a in range(out.shape[2]):
+                for b in range(out.shape[3]):
+                    r, q = _window_max(x, n, c, a * sh - ph, b * sw - pw, kh, kw)
+                    out[n, c, a, b] = h[n, c, r, q]
+
+
+@_jit
+def max_pool_grad(x, g, dx, kh, kw, sh, sw, ph, pw):
+    dx[:] = 0
+    for n in range(g.shape[0]):
+        for c in range(g.shape[1]):
+            for a in range(g.shape[2]):
+                for b in range(g.shape[3]):
+                    r, q = _window_max(x, n, c, a * sh - ph, b * sw - pw, kh, kw)
+                    dx[n, c, r, q] += g[n, c, a, b]
+
+
+@_jit
+def avg_pool_forward(x, out, kh, kw, sh, sw, ph, pw):
+    height, width = x.shape[2], x.shape[3]
+    area = kh * kw
+    for n in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            for a in range(out.shape[2]):
+                r0 = a * sh - ph
+                for b in range(out.shape[3]):
+                    q0 = b * sw - pw
+                    total = 0.0  # float64 for float32 inputs too: a window's sum rounded once
+                    for r in range(max(r0, 0), min(r0 + kh, height)):
+                        for q in range(max(q0, 0), min(q0 + kw, width)):
+                            total += x[n, c, r, q]
+                    out[n, c, a, b] = total / area
+
+
+@_jit
+def avg_pool_grad(g, x, dx, kh, kw, sh, sw, ph, pw):
+    """x: read for its shape only (dx has it)."""
+    height, width = dx.shape[2], dx.shape[3]
+    area = kh * kw
+    dx[:] = 0
+    for n in range(g.shape[0]):
+        for c in range(g.shape[1]):
+            for a in range(g.shape[2]):
+                r0 = a * sh - ph
+                for b in range(g.shape[3]):
+                    q0 = b * sw - pw
+                    share = g[n, c, a, b] / area
+                    for r in range(max(r0, 0), min(r0 + kh, height)):
+                        for q in range(max(q0, 0), min(q0 + kw, width)):
+                            dx[n, c, r, q] += share
+
+
+# ---- steps: node -> fn(sink, *arrays) ----------------------------------------------------------
+def _as_2d(shape):
+    """A 1-D convolution's shapes as 2-D ones of height 1."""
+    return shape[:2] + (1,) + shape[2:] if len(shape) == 3 else shape
+
+
+def _pairs_2d(values, spatial, fill):
+    return ((fill,) + tuple(values)) if spatial == 1 else tuple(values)
+
+
+def _kernel_fits(node):
+    """Float32/float64 throughout, 1 or 2 spatial dims, and BLAS to call."""
+    return (node.attrs["spatial"] in (1, 2) and node.dtype.char in "df" and _gemm_d is not None
+            and _gemm_s is not None and all(x.dtype == node.dtype for x in node.inputs))
+
+
+def _split(batch, work):
+    """Image ranges, one per thread where the work pays for a hand-off."""
+    parts = min(_threads(), batch) if work >= SPLIT_FROM else 1
+    bounds = [batch * i // parts for i in range(parts + 1)]
+    return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if lo < hi]
+
+
+def _run_parts(kernel, ranges, make_args):
+    """kernel(*make_args(lo, hi)) for each range, the first on this thread, with OpenBLAS on one
+    thread (the parts are the parallelism)."""
+    def run_all():
+        jobs = [_executor().submit(kernel, *make_args(lo, hi)) for lo, hi in ranges[1:]]
+        kernel(*make_args(*ranges[0]))
+        for job in jobs:
+            job.result()
+
+    if blas.OPENBLAS is not None:
+        blas.OPENBLAS.one_thread(run_all)
+    else:
+        run_all()
+
+
+def _conv_geometry(attrs):
+    spatial = attrs["spatial"]
+    stride = _pairs_2d(attrs["stride"], spatial, 1)
+    before = _pairs_2d([lo for lo, _ in attrs["padding"]], spatial, 0)
+    dilation = _pairs_2d(attrs["dilation"], spatial, 1)
+    return (*stride, *before, *dilation, attrs["groups"])
+
+
+def _conv_step(node):
+    if not _kernel_fits(node):
+        return None
+    attrs, dtype, double = node.attrs, node.dtype, node.dtype.char == "d"
+    geometry = _conv_geometry(attrs)
+
+    def conv_step(sink, x, w):
+        shape = at_run_time(conv_output_shape, x.shape, w.shape, attrs)
+        out = sink.get(shape, dtype)
+        x4, w4 = np.ascontiguousarray(x).reshape(_as_2d(x.shape)), np.ascontiguousarray(w).reshape(_as_2d(w.shape))
+        work = out.size * w4[0].size
+        if out.size:
+            _run_parts(conv_forward, _split(x.shape[0], work),
+                       lambda lo, hi: (x4, w4, out.reshape(_as_2d(shape)), lo, hi, *geometry, double))
+        return out
+
+    return conv_step
+
+
+def _conv_input_grad_step(node):
+    if not _kernel_fits(node):
+        return None
+    attrs, dtype, double, op = node.attrs, node.dtype, node.dtype.char == "d", node.op
+    geometry = _conv_geometry(attrs)
+
+    def conv_input_grad_step(sink, g, w, x):
+        at_run_time(op.infer, [g, w, x], attrs)
+        dx = sink.get(x.shape, dtype)
+        g4, w4 = np.ascontiguousarray(g).reshape(_as_2d(g.shape)), np.ascontiguousarray(w).reshape(_as_2d(w.shape))
+        if g.size == 0 or w.size == 0:
+            dx[...] = 0
+            return dx
+        _run_parts(conv_input_grad, _split(x.shape[0], g.size * w4[0].size),
+                   lambda lo, hi: (g4, w4, dx.reshape(_as_2d(x.shape)), lo, hi, *geometry, double))
+        return dx
+
+    return conv_input_grad_step
+
+
+def _conv_weight_grad_step(node):
+    if not _kernel_fits(node):
+        return None
+    attrs, dtype, double, op = node.attrs, node.dtype, node.dtype.char == "d", node.op
+    geometry = _conv_geometry(attrs)
+
+    def conv_weight_grad_step(sink, x, g, w):
+        at_run_time(op.infer, [x, g, w], attrs)
+        dw = sink.get(w.shape, dtype)
+        x4, g4 = np.ascontiguousarray(x).reshape(_as_2d(x.shape)), np.ascontiguousarray(g).reshape(_as_2d(g.shape))
+        ranges = _split(x.shape[0], g.size * math.prod(w.shape[1:]))
+        if g.size == 0 or dw.size == 0 or not ranges:
+            dw[...] = 0
+            return dw
+        # one partial sum per range, the first in the result itself, added in range order
+        partials = [dw.reshape(_as_2d(w.shape))] + [np.empty(_as_2d(w.shape), dtype) for _ in ranges[1:]]
+        for part in partials:
+            part[...] = 0
+        index = {r: i for i, r in enumerate(ranges)}
+        _run_parts(conv_weight_grad, ranges,
+                   lambda lo, hi: (x4, g4, partials[index[(lo, hi)]], lo, hi, *geometry, double))
+        for part in partials[1:]:
+            partials[0] += part
+        return dw
+
+    return conv_weight_grad_step
+
+
+def _pool_fits(node):
+    return node.attrs["spatial"] == 2 and node.dtype.char in "df" and all(x.dtype == node.dtype for x in node.inputs)
+
+
+def _pool_geometry(attrs):
+    return (*attrs["kernel_size"], *attrs["stride"], *attrs["padding"])
+
+
+def _pool_step(node, kernel):
+    """A pooling step: the reference's shape checks, then kernel(*arrays, result, *geometry)."""
+    if not _pool_fits(node):
+        return None
+    attrs, dtype, op, geometry = node.attrs, node.dtype, node.op, _pool_geometry(node.attrs)
+
+    def pool_step(sink, *arrays):
+        shape, _ = at_run_time(op.infer, arrays, attrs)
+        result = sink.get(tuple(shape), dtype)
+        kernel(*[np.ascontiguousarray(a) for a in arrays], result, *geometry)
+        return result
+
+    return pool_step
+
+
+# op -> (node -> fn(sink, *arrays) writing its result into sink.get(shape, dtype), or None where
+# the op's NumPy code runs instead)
+CONV_STEPS = {
+    CONV: _conv_step,
+    CONV_INPUT_GRAD: _conv_input_grad_step,
+    CONV_WEIGHT_GRAD: _conv_weight_grad_step,
+    MAX_POOL: lambda node: _pool_step(node, max_pool_forward),
+    MAX_POOL_SELECT: lambda node: _pool_step(node, max_pool_select),
+    MAX_POOL_GRAD: lambda node: _pool_step(node, max_pool_grad),
+    AVG_POOL: lambda node: _pool_step(node, avg_pool_forward),
+    AVG_POOL_GRAD: lambda node: _pool_step(node, avg_pool_grad),
+}
