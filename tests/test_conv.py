@@ -24,6 +24,8 @@ CONV2D = [
     ((2, 2, 5, 7), (3, 2, 2, 3), dict(padding="same", dilation=2)),
     ((1, 2, 6, 6), (2, 2, 1, 1), dict(stride=3, padding="valid")),
     ((3, 1, 8, 8), (5, 1, 5, 5), dict(stride=2, padding=2, dilation=1)),
+    ((2, 4, 5, 3), (6, 2, 1, 1), dict(groups=2)),  # 1x1: the images are the gemm's operands as they are
+    ((2, 2, 6, 7), (3, 2, 3, 2), dict(stride=(1, 2), padding=(2, 1))),
 ]
 CONV1D = [
     ((2, 3, 9), (4, 3, 3), {}),
@@ -143,15 +145,23 @@ def test_max_pool_window_of_minus_infinity_and_nan(backend):
     np.testing.assert_array_equal(got[0, 0, 1], [13.0, 15.0])
 
 
-def test_conv_special_values_follow_torch(backend):
+@pytest.mark.parametrize("where", [(0, 0, 1, 1), (0, 1, 3, 4), (0, 1, 0, 0)], ids=str)
+def test_conv_special_values_follow_torch(where, backend):
+    # an inf in the input and a nan in the weight reach exactly the values torch has them reach
     rng = np.random.default_rng(3)
-    x, w = rng.standard_normal((1, 2, 4, 4)), rng.standard_normal((3, 2, 2, 2))
-    x[0, 0, 1, 1], x[0, 1, 3, 0] = np.inf, np.nan
+    x, w = rng.standard_normal((1, 2, 4, 5)), rng.standard_normal((3, 2, 2, 2))
+    x[where] = np.inf
+    w[1, 0, 1, 0] = np.nan
     X, W = gc.placeholder(x.shape), gc.placeholder(w.shape)
-    got = gc.compile([X, W], gc.conv2d(X, W, padding=1), backend=backend)(x, w)
-    want = F.conv2d(torch.tensor(x), torch.tensor(w), padding=1).numpy()
-    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    y = gc.conv2d(X, W, padding=(1, 0))
+    got = gc.compile([X, W], [y, *gc.grad(gc.sum(y), [X, W])], backend=backend)(x, w)
+    tx, tw = _torch(x), _torch(w)
+    ty = F.conv2d(tx, tw, padding=(1, 0))
+    ty.sum().backward()
+    for g, t in zip(got, [ty.detach(), tx.grad, tw.grad]):
+        t = t.numpy()
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(t))
+        np.testing.assert_allclose(g, t, rtol=1e-12, atol=1e-12)
 
 
 def test_unbatched_inputs_as_torch():
