@@ -297,3 +297,23 @@ def test_batches_split_between_threads_match_the_reference(dtype):
     for a, b in zip(fast, slow):
         assert a.dtype == b.dtype
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol * np.abs(b).max())
+
+
+def test_kernels_call_numpys_blas_when_scipy_loaded_another_first():
+    # SciPy's OpenBLAS (other symbols, 32-bit integers) loaded first once made graphc call it
+    # through NumPy's gemm signature: a crash. A subprocess, so the import order is real.
+    pytest.importorskip("scipy.linalg")
+    import os
+    import subprocess
+    import sys
+
+    code = ("import scipy.linalg, numpy as np, graphc as gc\n"
+            "x, w = gc.placeholder((2, 1, 6, 6), 'float32'), gc.placeholder((4, 1, 3, 3), 'float32')\n"
+            "f = gc.compile([x, w], gc.conv2d(x, w, padding=1))\n"
+            "print(f(np.ones((2, 1, 6, 6), 'float32'), np.ones((4, 1, 3, 3), 'float32'))[0, 0, 2, 2])\n")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {**os.environ, "PYTHONPATH": root + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "9.0", result.stdout
