@@ -296,49 +296,127 @@ def conv_weight_grad(x, gout, dw_sum, lo, hi, sh, sw, ph, pw, dh, dw, groups, do
 
 
 # ---- pooling ---------------------------------------------------------------------------------
+# A window's maximum is found with branch-free selects, and its position (for the gradient) as
+# the first element equal to it: on random data a branch per element mispredicts half the time,
+# and tracking the position along with the maximum kept LLVM from vectorizing; measured on the
+# benchmark's 256x16x28x28 pool, 12 ms either way against 2.2 ms for the maximum alone and 4.6 ms
+# for maximum then position (kernel 2 unrolled).
 @_jit
-def _window_max(x, n, c, r0, q0, kh, kw):
-    """(row, col) of the window's first maximum among its real elements (NaN counts as largest)."""
-    height, width = x.shape[2], x.shape[3]
-    best_r, best_q = -1, -1
-    best = 0.0
-    for r in range(max(r0, 0), min(r0 + kh, height)):
-        for q in range(max(q0, 0), min(q0 + kw, width)):
-            v = x[n, c, r, q]
-            if best_r < 0 or v > best or (v != v and best == best):
-                best, best_r, best_q = v, r, q
-    return best_r, best_q
+def _take(v, best):
+    """Whether v replaces best as a window's maximum (the first maximum stays; NaN is largest)."""
+    return (v > best) | ((v != v) & (best == best))
+
+
+@_jit
+def _same(v, best):
+    return (v == best) | ((v != v) & (best != best))
+
+
+@_jit
+def _max_of_2x2(flat, at, width):
+    best = flat[at]
+    v = flat[at + 1]
+    best = v if _take(v, best) else best
+    v = flat[at + width]
+    best = v if _take(v, best) else best
+    v = flat[at + width + 1]
+    return v if _take(v, best) else best
+
+
+@_jit
+def _first_max_of_2x2(flat, at, width):
+    best = _max_of_2x2(flat, at, width)
+    position = at + width + 1
+    position = at + width if _same(flat[at + width], best) else position
+    position = at + 1 if _same(flat[at + 1], best) else position
+    return at if _same(flat[at], best) else position
+
+
+@_jit
+def _window_range(plane, r0, q0, kh, kw):
+    """The real rows and columns of a window (padding is never a candidate)."""
+    return max(r0, 0), min(r0 + kh, plane.shape[0]), max(q0, 0), min(q0 + kw, plane.shape[1])
+
+
+@_jit
+def _window_max(plane, r0, q0, kh, kw):
+    r_lo, r_hi, q_lo, q_hi = _window_range(plane, r0, q0, kh, kw)
+    best = plane[r_lo, q_lo]
+    for r in range(r_lo, r_hi):
+        for q in range(q_lo, q_hi):
+            v = plane[r, q]
+            best = v if _take(v, best) else best
+    return best
+
+
+@_jit
+def _first_window_max(plane, r0, q0, kh, kw):
+    """Flat index in `plane` of the window's first maximum."""
+    best = _window_max(plane, r0, q0, kh, kw)
+    r_lo, r_hi, q_lo, q_hi = _window_range(plane, r0, q0, kh, kw)
+    position = 0
+    for r in range(r_hi - 1, r_lo - 1, -1):
+        for q in range(q_hi - 1, q_lo - 1, -1):
+            position = r * plane.shape[1] + q if _same(plane[r, q], best) else position
+    return position
+
+
+@_jit
+def _is_2x2(kh, kw, ph, pw):
+    return kh == 2 and kw == 2 and ph == 0 and pw == 0
 
 
 @_jit
 def max_pool_forward(x, out, kh, kw, sh, sw, ph, pw):
+    unrolled = _is_2x2(kh, kw, ph, pw)
     for n in range(out.shape[0]):
         for c in range(out.shape[1]):
+            plane, flat, target = x[n, c], x[n, c].reshape(-1), out[n, c]
+            width = plane.shape[1]
             for a in range(out.shape[2]):
                 for b in range(out.shape[3]):
-                    r, q = _window_max(x, n, c, a * sh - ph, b * sw - pw, kh, kw)
-                    out[n, c, a, b] = x[n, c, r, q]
+                    if unrolled:
+                        target[a, b] = _max_of_2x2(flat, a * sh * width + b * sw, width)
+                    else:
+                        target[a, b] = _window_max(plane, a * sh - ph, b * sw - pw, kh, kw)
+
+
+@_jit
+def _first_maxima(plane, flat, out_h, out_w, kh, kw, sh, sw, ph, pw, positions):
+    """positions[a * out_w + b] = the flat index of window (a, b)'s first maximum. The unrolled
+    case has a loop of its own: one loop choosing per window was not inlined (5x slower)."""
+    width = plane.shape[1]
+    if _is_2x2(kh, kw, ph, pw):
+        for a in range(out_h):
+            for b in range(out_w):
+                positions[a * out_w + b] = _first_max_of_2x2(flat, a * sh * width + b * sw, width)
+    else:
+        for a in range(out_h):
+            for b in range(out_w):
+                positions[a * out_w + b] = _first_window_max(plane, a * sh - ph, b * sw - pw, kh, kw)
 
 
 @_jit
 def max_pool_select(x, h, out, kh, kw, sh, sw, ph, pw):
+    positions = np.empty(out.shape[2] * out.shape[3], np.intp)
     for n in range(out.shape[0]):
         for c in range(out.shape[1]):
-            for a in range(out.shape[2]):
-                for b in range(out.shape[3]):
-                    r, q = _window_max(x, n, c, a * sh - ph, b * sw - pw, kh, kw)
-                    out[n, c, a, b] = h[n, c, r, q]
+            _first_maxima(x[n, c], x[n, c].reshape(-1), out.shape[2], out.shape[3], kh, kw, sh, sw, ph, pw, positions)
+            source, target = h[n, c].reshape(-1), out[n, c].reshape(-1)
+            for k in range(positions.size):
+                target[k] = source[positions[k]]
 
 
 @_jit
 def max_pool_grad(x, g, dx, kh, kw, sh, sw, ph, pw):
-    dx[:] = 0
+    positions = np.empty(g.shape[2] * g.shape[3], np.intp)
     for n in range(g.shape[0]):
         for c in range(g.shape[1]):
-            for a in range(g.shape[2]):
-                for b in range(g.shape[3]):
-                    r, q = _window_max(x, n, c, a * sh - ph, b * sw - pw, kh, kw)
-                    dx[n, c, r, q] += g[n, c, a, b]
+            _first_maxima(x[n, c], x[n, c].reshape(-1), g.shape[2], g.shape[3], kh, kw, sh, sw, ph, pw, positions)
+            source, target = g[n, c].reshape(-1), dx[n, c].reshape(-1)
+            target[:] = 0
+            for k in range(positions.size):  # in window order, as the reference adds them
+                target[positions[k]] += source[k]
 
 
 @_jit
