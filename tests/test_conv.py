@@ -317,3 +317,16 @@ def test_kernels_call_numpys_blas_when_scipy_loaded_another_first():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "9.0", result.stdout
+
+
+def test_pools_split_between_threads_match_the_reference():
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((40, 8, 30, 30))
+    X = gc.placeholder(x.shape)
+    y = gc.max_pool2d(X, 2) * 1.5 + gc.avg_pool2d(X, 3, stride=2, padding=1)[:, :, :15, :15]
+    r = np.cos(np.arange(np.prod(y.shape))).reshape(y.shape)
+    outputs = [y, *gc.grad(gc.sum(y * r), [X])]
+    fast = gc.compile([X], outputs)(x)
+    slow = gc.compile([X], outputs, backend="numpy")(x)
+    for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
