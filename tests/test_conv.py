@@ -330,3 +330,16 @@ def test_pools_split_between_threads_match_the_reference():
     slow = gc.compile([X], outputs, backend="numpy")(x)
     for a, b in zip(fast, slow):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("xs, ws", [((0, 3, 6, 6), (4, 3, 3, 3)), ((2, 0, 6, 6), (4, 0, 3, 3)),
+                                    ((2, 3, 6, 6), (0, 3, 3, 3))], ids=["no_images", "no_channels", "no_filters"])
+def test_empty_sizes_match_the_reference(xs, ws):
+    X, W = gc.placeholder((None,) + xs[1:]), gc.placeholder(ws)
+    y = gc.max_pool2d(gc.conv2d(X, W, padding=1), 2) + gc.avg_pool2d(gc.conv2d(X, W, padding=1), 2)
+    outputs = [y, *gc.grad(gc.sum(y), [X, W])]
+    x, w = np.ones(xs), np.ones(ws)
+    for a, b in zip(gc.compile([X, W], outputs)(x, w), gc.compile([X, W], outputs, backend="numpy")(x, w)):
+        assert a.shape == b.shape
+        np.testing.assert_array_equal(a, b)
+        assert not np.any(a)  # nothing to sum: zeros

@@ -515,7 +515,7 @@ def _conv_step(node):
         shape = at_run_time(conv_output_shape, x.shape, w.shape, attrs)
         out = sink.get(shape, dtype)
         x4, w4 = np.ascontiguousarray(x).reshape(_as_2d(x.shape)), np.ascontiguousarray(w).reshape(_as_2d(w.shape))
-        work = out.size * w4[0].size
+        work = out.size * math.prod(w.shape[1:])
         if out.size:
             _run_parts(conv_forward, _split(x.shape[0], work),
                        lambda lo, hi: (x4, w4, out.reshape(_as_2d(shape)), lo, hi, *geometry, double))
@@ -537,7 +537,7 @@ def _conv_input_grad_step(node):
         if g.size == 0 or w.size == 0:
             dx[...] = 0
             return dx
-        _run_parts(conv_input_grad, _split(x.shape[0], g.size * w4[0].size),
+        _run_parts(conv_input_grad, _split(x.shape[0], g.size * math.prod(w.shape[1:])),
                    lambda lo, hi: (g4, w4, dx.reshape(_as_2d(x.shape)), lo, hi, *geometry, double))
         return dx
 
@@ -592,6 +592,8 @@ def _pool_step(node, kernel):
         arrays = [np.ascontiguousarray(a) for a in arrays]
         # images are independent: large batches are split between threads like convolutions
         ranges = _split(shape[0], max(result.size, arrays[0].size) * POOL_WORK_PER_ELEMENT)
+        if not ranges:  # an empty batch
+            return result
         _run_parts(kernel, ranges, lambda lo, hi: (*[a[lo:hi] for a in arrays], result[lo:hi], *geometry),
                    calls_blas=False)
         return result

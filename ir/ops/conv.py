@@ -441,11 +441,11 @@ def _max_positions(x, attrs):
     out = pool_output_shape(x.shape, attrs, "max_pool")[2:]
     ones = (1,) * len(kernel)
     win = _windows(_padded(x, pad, -np.inf), out, kernel, stride, ones)
-    flat = win.reshape(win.shape[:2 + len(kernel)] + (-1,))
+    flat = win.reshape(win.shape[:2 + len(kernel)] + (math.prod(kernel),))  # not -1: a batch may be empty
     position = np.argmax(flat, axis=-1)
     if any(padding):
         real = _windows(_padded(np.ones((1, 1) + x.shape[2:], bool), pad, False), out, kernel, stride, ones)
-        real = np.broadcast_to(real.reshape(real.shape[:2 + len(kernel)] + (-1,)), flat.shape)
+        real = np.broadcast_to(real.reshape(real.shape[:2 + len(kernel)] + (math.prod(kernel),)), flat.shape)
         at_padding = ~np.take_along_axis(real, position[..., None], -1)[..., 0]
         position = np.where(at_padding, np.argmax(real, axis=-1), position)
     return position, out, flat
