@@ -12,7 +12,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BENCHMARKS = ["bench_elementwise", "bench_gradient", "bench_mlp", "bench_overhead", "bench_compile", "bench_loaded",
-              "bench_scan"]
+              "bench_scan", "bench_cnn"]
 
 
 def main():

@@ -29,10 +29,10 @@ from graphc.ir.ops import (  # noqa: E402
     squeeze, stack, stop_gradient, sub, sum, tanh, transpose, where,
 )
 from graphc.ir.ops import (  # noqa: E402  (the ops for models, API.md section 10)
-    all, any, argsort, binary_cross_entropy_with_logits, ceil, cumprod, cumsum, einsum, erf, flip,
-    floor, floor_divide, gelu, isfinite, isinf, isnan, leaky_relu, log_sigmoid, logical_and,
-    logical_not, logical_or, mse_loss, nll_loss, one_hot, pad, prod, remainder, roll, round,
-    scatter_add, silu, softplus, sort, std, topk, tril, triu, trunc, var,
+    all, any, argsort, avg_pool2d, binary_cross_entropy_with_logits, ceil, conv1d, conv2d, cumprod,
+    cumsum, einsum, erf, flip, floor, floor_divide, gelu, isfinite, isinf, isnan, leaky_relu,
+    log_sigmoid, logical_and, logical_not, logical_or, max_pool2d, mse_loss, nll_loss, one_hot, pad,
+    prod, remainder, roll, round, scatter_add, silu, softplus, sort, std, topk, tril, triu, trunc, var,
 )
 from graphc.passes.autodiff import grad, jvp  # noqa: E402
 

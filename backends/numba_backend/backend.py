@@ -2,8 +2,9 @@
 sequenced by a generated straight-line driver so a call adds only a few microseconds.
 
 Each node becomes one line of the driver, made by the lowering its op has in LOWERINGS (a view
-inlined, a kernel or a matmul writing into the call's workspace, a row kernel from
-nn_kernels.ROW_KERNELS), else by calling the op's NumPy implementation.
+inlined, a kernel, a matmul or a convolution/pooling kernel (conv_kernels) writing into the
+call's workspace, a row kernel from nn_kernels.ROW_KERNELS), else by calling the op's NumPy
+implementation.
 """
 import functools
 import time
@@ -24,6 +25,7 @@ from ..base import Backend, Executable
 from ..nan_check import checked
 from .blas import matmul_into
 from .compiled_loop import CompiledScan
+from .conv_kernels import CONV_STEPS
 from .loop_kernel import LoopKernel
 from .memory import plan_memory, result_owners, workspace_factory
 from .nn_kernels import ROW_KERNELS
@@ -136,6 +138,19 @@ def _lower_part(d, node, args):
     return f"{args}[{node.attrs['index']}]"
 
 
+def _lower_conv_step(d, node, args):
+    """A convolution or pooling kernel writing into a workspace buffer (conv_kernels), or the
+    op's NumPy code where no kernel fits the node."""
+    fn = CONV_STEPS[node.op](node)
+    if fn is None:
+        d.numpy_ops[node.op] = d.numpy_ops.get(node.op, 0) + 1
+        impl, attrs = node.op.impl, node.attrs
+
+        def fn(sink, *arrays):
+            return impl(*arrays, **attrs)
+    return f"{d.step(node, located_step(node, fn), sinks=1)}({d.sink_args(node)}, {args})"
+
+
 # op -> lowering(driver, node, argument names) -> the expression computing the node's value
 LOWERINGS = {
     PLACEHOLDER: _lower_placeholder,
@@ -146,6 +161,7 @@ LOWERINGS = {
     MATMUL: _lower_matmul,
     TRANSPOSE: _lower_transpose,
     PART: _lower_part,
+    **dict.fromkeys(CONV_STEPS, _lower_conv_step),
 }
 
 

@@ -99,7 +99,10 @@ def _symbol(lib, name):
 
 
 def _candidate_libraries():
-    """Paths of the OpenBLAS libraries in this process (Linux), then those NumPy's wheels ship."""
+    """Paths of the OpenBLAS libraries in this process (Linux), then those NumPy's wheels ship;
+    NumPy's own first: SciPy loads another OpenBLAS (32-bit integers, other symbol names), and
+    gemm_function's callers are compiled and cached against NumPy's (calling SciPy's through
+    that signature crashed the process)."""
     paths = []
     try:
         with open("/proc/self/maps") as maps:
@@ -110,9 +113,10 @@ def _candidate_libraries():
     except OSError:  # not Linux
         pass
     root = os.path.dirname(np.__file__)
+    own = []
     for folder in (os.path.join(root, "..", "numpy.libs"), os.path.join(root, ".dylibs")):
-        paths += glob.glob(os.path.join(folder, "*openblas*"))
-    return list(dict.fromkeys(paths))
+        own += [os.path.realpath(p) for p in glob.glob(os.path.join(folder, "*openblas*"))]
+    return list(dict.fromkeys(own + [os.path.realpath(p) for p in paths]))
 
 
 def _find_openblas():

@@ -6,6 +6,7 @@ from .elementwise import (  # noqa: F401
 )
 from .elementwise import ceil, erf, floor, floor_divide, gelu, isfinite, isinf, isnan, leaky_relu, logical_and, logical_not, logical_or, remainder, round, silu, trunc  # noqa: F401, E501
 from .indexing import gather, getitem, index_select  # noqa: F401
+from .conv import avg_pool2d, conv1d, conv2d, max_pool2d  # noqa: F401
 from .linalg import matmul, transpose  # noqa: F401
 from .nn import cross_entropy, log_softmax, softmax  # noqa: F401
 from .losses import binary_cross_entropy_with_logits, mse_loss, nll_loss  # noqa: F401

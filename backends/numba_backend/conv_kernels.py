@@ -1,0 +1,615 @@
+"""numba kernels for convolution and pooling (ir/ops/conv.py), writing into workspace buffers.
+
+A convolution runs image by image as im2col + BLAS gemm: one image's windows are copied into a
+(channels x kernel, windows) matrix that stays in cache, and CBLAS gemm (called from numba, no
+trip through Python) multiplies it with the weight straight into that image's rows of the
+result, which in NCHW layout are already the gemm's output matrix. The input gradient is the
+transposed gemm followed by adding the columns back (col2im), the weight gradient a gemm that
+accumulates over images. Measured against direct numba loops over a blocked layout on the
+benchmark's shapes (bench/README.md): im2col + gemm was faster on every one.
+
+Large batches are split between threads by images (the weight gradient sums one partial per
+thread, in a fixed order), with OpenBLAS on one thread meanwhile; the split depends on shapes
+alone. Pooling is one loop nest per op. 1-D convolutions run as 2-D ones of height 1. Anything
+else (other dtypes, mixed dtypes, 3 spatial dims, no OpenBLAS) runs the op's NumPy code.
+"""
+import math
+
+import numba
+import numpy as np
+
+from graphc.ir.ops.conv import (
+    AVG_POOL, AVG_POOL_GRAD, CONV, CONV_INPUT_GRAD, CONV_WEIGHT_GRAD, MAX_POOL, MAX_POOL_GRAD, MAX_POOL_SELECT,
+    at_run_time, conv_output_shape,
+)
+
+from . import blas
+from .runner import _executor, _threads
+
+_jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+_gemm_d = blas.gemm_function("float64")
+_gemm_s = blas.gemm_function("float32")
+_ROW, _N, _T = blas.CBLAS_ROW_MAJOR, blas.CBLAS_NO_TRANS, blas.CBLAS_TRANS
+# Below this many multiply-adds a second thread costs more than it saves (a hand-off is ~20 us).
+SPLIT_FROM = 1 << 22
+# A pooled element costs about as much as this many of a convolution's multiply-adds (measured:
+# a 256x16x28x28 max pool gradient 6.5 ms, a 230M multiply-add convolution ~8 ms), so pools
+# split from 2^18 elements.
+POOL_WORK_PER_ELEMENT = 16
+
+
+@_jit
+def _gemm(double, trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc):
+    """C = A @ B + beta * C on addresses (row-major), in float64 or float32."""
+    if double:
+        _gemm_d(_ROW, trans_a, trans_b, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc)
+    else:
+        _gemm_s(_ROW, trans_a, trans_b, m, n, k, np.float32(1.0), a, lda, b, ldb, np.float32(beta), c, ldc)
+
+
+# OpenBLAS multiplies small matrices with its own kernels, without packing; a column block of
+# the results of this many was faster than the whole row on every benchmark shape (~1.3x).
+COLUMN_BLOCK = 128
+
+
+@_jit
+def _gemm_blocks(double, trans_a, m, n, k, a, lda, b, beta, c):
+    """C (m x n) = op(A) @ B (k x n) + beta * C, in column blocks of B and C (both n wide)."""
+    item = np.uintp(8 if double else 4)
+    for c0 in range(0, n, COLUMN_BLOCK):
+        width = min(COLUMN_BLOCK, n - c0)
+        _gemm(double, trans_a, _N, m, width, k, a, lda, b + np.uintp(c0) * item, n, beta, c + np.uintp(c0) * item, n)
+
+
+@_jit
+def _at(a, offset):
+    """The address of a's flat element `offset` (unsigned: a signed offset would make it a float)."""
+    return a.ctypes.data + np.uintp(offset * a.itemsize)
+
+
+@_jit
+def _valid_range(size, out, offset, stride):
+    """The windows b in [0, out) whose element b * stride + offset lies inside [0, size)."""
+    lo = 0 if offset >= 0 else (-offset + stride - 1) // stride
+    hi = 0 if size - offset <= 0 else (size - offset + stride - 1) // stride
+    return min(lo, out), max(min(hi, out), min(lo, out))
+
+
+@_jit
+def _im2col(x, n, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols):
+    """cols[(c, i, j), (a, b)] = x[n, c0 + c, a * sh - ph + i * dh, b * sw - pw + j * dw] (0 outside)."""
+    height, width = x.shape[2], x.shape[3]
+    for c in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                offset = j * dw - pw
+                lo, hi = _valid_range(width, ow, offset, sw)
+                for a in range(oh):
+                    r = a * sh - ph + i * dh
+                    base = a * ow
+                    if r < 0 or r >= height:
+                        for b in range(ow):
+                            cols[row, base + b] = 0
+                        continue
+                    for b in range(lo):
+                        cols[row, base + b] = 0
+                    for b in range(lo, hi):
+                        cols[row, base + b] = x[n, c0 + c, r, b * sw + offset]
+                    for b in range(hi, ow):
+                        cols[row, base + b] = 0
+
+
+@_jit
+def _col2im(cols, n, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, dx):
+    """The adjoint of _im2col: dx[n, c0 + c, ...] += each column entry where it was read from."""
+    height, width = dx.shape[2], dx.shape[3]
+    for c in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                row = (c * kh + i) * kw + j
+                offset = j * dw - pw
+                lo, hi = _valid_range(width, ow, offset, sw)
+                for a in range(oh):
+                    r = a * sh - ph + i * dh
+                    if r < 0 or r >= height:
+                        continue
+                    base = a * ow
+                    for b in range(lo, hi):
+                        dx[n, c0 + c, r, b * sw + offset] += cols[row, base + b]
+
+
+@_jit
+def _direct(kh, kw, sh, sw, ph, pw):
+    """A 1x1 kernel with stride 1 and no padding reads each image as it is: no im2col."""
+    return kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
+
+
+# With unit stride along the width, an image is first copied into a zero-padded buffer of row
+# length wp, and each matrix row (c, i, j) is the run of that buffer starting at the kernel
+# offset (one copy of oh * wp elements when the height stride is 1 too): the result is computed
+# on a grid wp wide whose last wp - ow columns are discarded. Short rows made the general im2col
+# (per-row bounds and a copy of ow elements each) 3x slower than its gemm on the benchmark's
+# 14x14 images; runs of oh * wp made it ~4x faster.
+@_jit
+def _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow):
+    """(hp, wp, slack): the padded image's size, and the zeros after it that the last runs read."""
+    hp = max(ph + height, (kh - 1) * dh + (oh - 1) * sh + 1)
+    wp = max(pw + width, (kw - 1) * dw + ow)
+    return hp, wp, (kw - 1) * dw + wp
+
+
+@_jit
+def _pad_image(x, n, c0, cg, ph, pw, hp, wp, xpad):
+    """xpad[c, ph + r, pw + q] = x[n, c0 + c, r, q]; the rest of xpad stays as it is (zero)."""
+    height, width = x.shape[2], x.shape[3]
+    for c in range(cg):
+        for r in range(height):
+            dst = (c * hp + ph + r) * wp + pw
+            for q in range(width):
+                xpad[dst + q] = x[n, c0 + c, r, q]
+
+
+@_jit
+def _rows_im2col(xpad, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, cols):
+    """cols[(c, i, j), a * wp + b] = xpad[c, a * sh + i * dh, b + j * dw]; 0 where b >= ow (so a
+    weight gradient never multiplies the discarded columns' values, inf or nan, by zero)."""
+    t = oh * wp
+    for c in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                dst = ((c * kh + i) * kw + j) * t
+                src = (c * hp + i * dh) * wp + j * dw
+                if sh == 1:
+                    for u in range(t):
+                        cols[dst + u] = xpad[src + u]
+                else:
+                    for a in range(oh):
+                        for b in range(wp):
+                            cols[dst + a * wp + b] = xpad[src + a * sh * wp + b]
+                for a in range(oh):
+                    for b in range(ow, wp):
+                        cols[dst + a * wp + b] = 0
+
+
+@_jit
+def _rows_col2im(cols, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, dxpad):
+    """The adjoint of _rows_im2col on the kept columns (the discarded ones are never added)."""
+    t = oh * wp
+    for c in range(cg):
+        for i in range(kh):
+            for j in range(kw):
+                dst = ((c * kh + i) * kw + j) * t
+                src = (c * hp + i * dh) * wp + j * dw
+                for a in range(oh):
+                    for b in range(ow):
+                        dxpad[src + a * sh * wp + b] += cols[dst + a * wp + b]
+
+
+@_jit
+def _pad_cotangent(gout, n, o0, og, oh, ow, wp, gpad):
+    """gpad[o, a * wp + b] = gout[n, o0 + o, a, b]; the discarded columns stay zero."""
+    for o in range(og):
+        for a in range(oh):
+            dst = (o * oh + a) * wp
+            for b in range(ow):
+                gpad[dst + b] = gout[n, o0 + o, a, b]
+
+
+@_jit
+def conv_forward(x, w, out, lo, hi, sh, sw, ph, pw, dh, dw, groups, double):
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    out_channels, cg, kh, kw = w.shape
+    oh, ow = out.shape[2], out.shape[3]
+    og, k, p = out_channels // groups, cg * kh * kw, oh * ow
+    direct, rows = _direct(kh, kw, sh, sw, ph, pw), sw == 1
+    if direct:
+        for n in range(lo, hi):
+            for g in range(groups):
+                _gemm_blocks(double, _N, og, p, k, _at(w, g * og * k), k, _at(x, (n * channels + g * cg) * height * width),
+                             0.0, _at(out, (n * out_channels + g * og) * p))
+    elif rows:
+        hp, wp, slack = _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow)
+        t = oh * wp
+        xpad = np.zeros(cg * hp * wp + slack, x.dtype)
+        cols = np.empty(k * t, x.dtype)
+        wide = np.empty((og, oh, wp), x.dtype)
+        for n in range(lo, hi):
+            for g in range(groups):
+                _pad_image(x, n, g * cg, cg, ph, pw, hp, wp, xpad)
+                _rows_im2col(xpad, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, cols)
+                _gemm_blocks(double, _N, og, t, k, _at(w, g * og * k), k, cols.ctypes.data, 0.0, wide.ctypes.data)
+                out[n, g * og:(g + 1) * og] = wide[:, :, :ow]
+    else:
+        cols = np.empty((k, p), x.dtype)
+        for n in range(lo, hi):
+            for g in range(groups):
+                _im2col(x, n, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+                _gemm_blocks(double, _N, og, p, k, _at(w, g * og * k), k, cols.ctypes.data, 0.0,
+                             _at(out, (n * out_channels + g * og) * p))
+
+
+@_jit
+def conv_input_grad(gout, w, dx, lo, hi, sh, sw, ph, pw, dh, dw, groups, double):
+    channels, height, width = dx.shape[1], dx.shape[2], dx.shape[3]
+    out_channels, cg, kh, kw = w.shape
+    oh, ow = gout.shape[2], gout.shape[3]
+    og, k, p = out_channels // groups, cg * kh * kw, oh * ow
+    direct, rows = _direct(kh, kw, sh, sw, ph, pw), sw == 1
+    if direct:
+        for n in range(lo, hi):
+            for g in range(groups):
+                _gemm_blocks(double, _T, k, p, og, _at(w, g * og * k), k, _at(gout, (n * out_channels + g * og) * p),
+                             0.0, _at(dx, (n * channels + g * cg) * height * width))
+    elif rows:
+        hp, wp, slack = _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow)
+        t = oh * wp
+        gpad = np.zeros(og * t, dx.dtype)
+        cols = np.empty(k * t, dx.dtype)
+        dxpad = np.empty((cg, hp, wp), dx.dtype)
+        for n in range(lo, hi):
+            for g in range(groups):
+                _pad_cotangent(gout, n, g * og, og, oh, ow, wp, gpad)
+                _gemm_blocks(double, _T, k, t, og, _at(w, g * og * k), k, gpad.ctypes.data, 0.0, cols.ctypes.data)
+                dxpad[...] = 0
+                _rows_col2im(cols, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, dxpad.reshape(-1))
+                dx[n, g * cg:(g + 1) * cg] = dxpad[:, ph:ph + height, pw:pw + width]
+    else:
+        cols = np.empty((k, p), dx.dtype)
+        for n in range(lo, hi):
+            dx[n] = 0
+            for g in range(groups):
+                _gemm_blocks(double, _T, k, p, og, _at(w, g * og * k), k, _at(gout, (n * out_channels + g * og) * p),
+                             0.0, cols.ctypes.data)
+                _col2im(cols, n, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, dx)
+
+
+@_jit
+def conv_weight_grad(x, gout, dw_sum, lo, hi, sh, sw, ph, pw, dh, dw, groups, double):
+    """dw_sum += the weight gradient of images [lo, hi)."""
+    channels, height, width = x.shape[1], x.shape[2], x.shape[3]
+    out_channels, cg, kh, kw = dw_sum.shape
+    oh, ow = gout.shape[2], gout.shape[3]
+    og, k, p = out_channels // groups, cg * kh * kw, oh * ow
+    direct, rows = _direct(kh, kw, sh, sw, ph, pw), sw == 1
+    if direct:
+        for n in range(lo, hi):
+            for g in range(groups):
+                _gemm(double, _N, _T, og, k, p, _at(gout, (n * out_channels + g * og) * p), p,
+                      _at(x, (n * channels + g * cg) * height * width), p, 1.0, _at(dw_sum, g * og * k), k)
+    elif rows:
+        hp, wp, slack = _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow)
+        t = oh * wp
+        xpad = np.zeros(cg * hp * wp + slack, x.dtype)
+        gpad = np.zeros(og * t, x.dtype)
+        cols = np.empty(k * t, x.dtype)
+        for n in range(lo, hi):
+            for g in range(groups):
+                _pad_image(x, n, g * cg, cg, ph, pw, hp, wp, xpad)
+                _rows_im2col(xpad, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, cols)
+                _pad_cotangent(gout, n, g * og, og, oh, ow, wp, gpad)
+                _gemm(double, _N, _T, og, k, t, gpad.ctypes.data, t, cols.ctypes.data, t, 1.0,
+                      _at(dw_sum, g * og * k), k)
+    else:
+        cols = np.empty((k, p), x.dtype)
+        for n in range(lo, hi):
+            for g in range(groups):
+                _im2col(x, n, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+                _gemm(double, _N, _T, og, k, p, _at(gout, (n * out_channels + g * og) * p), p,
+                      cols.ctypes.data, p, 1.0, _at(dw_sum, g * og * k), k)
+
+
+# ---- pooling ---------------------------------------------------------------------------------
+# A window's maximum is found with branch-free selects, and its position (for the gradient) as
+# the first element equal to it: on random data a branch per element mispredicts half the time,
+# and tracking the position along with the maximum kept LLVM from vectorizing; measured on the
+# benchmark's 256x16x28x28 pool, 12 ms either way against 2.2 ms for the maximum alone and 4.6 ms
+# for maximum then position (kernel 2 unrolled).
+@_jit
+def _take(v, best):
+    """Whether v replaces best as a window's maximum (the first maximum stays; NaN is largest)."""
+    return (v > best) | ((v != v) & (best == best))
+
+
+@_jit
+def _same(v, best):
+    return (v == best) | ((v != v) & (best != best))
+
+
+@_jit
+def _max_of_2x2(flat, at, width):
+    best = flat[at]
+    v = flat[at + 1]
+    best = v if _take(v, best) else best
+    v = flat[at + width]
+    best = v if _take(v, best) else best
+    v = flat[at + width + 1]
+    return v if _take(v, best) else best
+
+
+@_jit
+def _first_max_of_2x2(flat, at, width):
+    best = _max_of_2x2(flat, at, width)
+    position = at + width + 1
+    position = at + width if _same(flat[at + width], best) else position
+    position = at + 1 if _same(flat[at + 1], best) else position
+    return at if _same(flat[at], best) else position
+
+
+@_jit
+def _window_range(plane, r0, q0, kh, kw):
+    """The real rows and columns of a window (padding is never a candidate)."""
+    return max(r0, 0), min(r0 + kh, plane.shape[0]), max(q0, 0), min(q0 + kw, plane.shape[1])
+
+
+@_jit
+def _window_max(plane, r0, q0, kh, kw):
+    r_lo, r_hi, q_lo, q_hi = _window_range(plane, r0, q0, kh, kw)
+    best = plane[r_lo, q_lo]
+    for r in range(r_lo, r_hi):
+        for q in range(q_lo, q_hi):
+            v = plane[r, q]
+            best = v if _take(v, best) else best
+    return best
+
+
+@_jit
+def _first_window_max(plane, r0, q0, kh, kw):
+    """Flat index in `plane` of the window's first maximum."""
+    best = _window_max(plane, r0, q0, kh, kw)
+    r_lo, r_hi, q_lo, q_hi = _window_range(plane, r0, q0, kh, kw)
+    position = 0
+    for r in range(r_hi - 1, r_lo - 1, -1):
+        for q in range(q_hi - 1, q_lo - 1, -1):
+            position = r * plane.shape[1] + q if _same(plane[r, q], best) else position
+    return position
+
+
+@_jit
+def _is_2x2(kh, kw, ph, pw):
+    return kh == 2 and kw == 2 and ph == 0 and pw == 0
+
+
+@_jit
+def max_pool_forward(x, out, kh, kw, sh, sw, ph, pw):
+    unrolled = _is_2x2(kh, kw, ph, pw)
+    for n in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            plane, flat, target = x[n, c], x[n, c].reshape(-1), out[n, c]
+            width = plane.shape[1]
+            for a in range(out.shape[2]):
+                for b in range(out.shape[3]):
+                    if unrolled:
+                        target[a, b] = _max_of_2x2(flat, a * sh * width + b * sw, width)
+                    else:
+                        target[a, b] = _window_max(plane, a * sh - ph, b * sw - pw, kh, kw)
+
+
+@_jit
+def _first_maxima(plane, flat, out_h, out_w, kh, kw, sh, sw, ph, pw, positions):
+    """positions[a * out_w + b] = the flat index of window (a, b)'s first maximum. The unrolled
+    case has a loop of its own: one loop choosing per window was not inlined (5x slower)."""
+    width = plane.shape[1]
+    if _is_2x2(kh, kw, ph, pw):
+        for a in range(out_h):
+            for b in range(out_w):
+                positions[a * out_w + b] = _first_max_of_2x2(flat, a * sh * width + b * sw, width)
+    else:
+        for a in range(out_h):
+            for b in range(out_w):
+                positions[a * out_w + b] = _first_window_max(plane, a * sh - ph, b * sw - pw, kh, kw)
+
+
+@_jit
+def max_pool_select(x, h, out, kh, kw, sh, sw, ph, pw):
+    positions = np.empty(out.shape[2] * out.shape[3], np.intp)
+    for n in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            _first_maxima(x[n, c], x[n, c].reshape(-1), out.shape[2], out.shape[3], kh, kw, sh, sw, ph, pw, positions)
+            source, target = h[n, c].reshape(-1), out[n, c].reshape(-1)
+            for k in range(positions.size):
+                target[k] = source[positions[k]]
+
+
+@_jit
+def max_pool_grad(x, g, dx, kh, kw, sh, sw, ph, pw):
+    positions = np.empty(g.shape[2] * g.shape[3], np.intp)
+    for n in range(g.shape[0]):
+        for c in range(g.shape[1]):
+            _first_maxima(x[n, c], x[n, c].reshape(-1), g.shape[2], g.shape[3], kh, kw, sh, sw, ph, pw, positions)
+            source, target = g[n, c].reshape(-1), dx[n, c].reshape(-1)
+            target[:] = 0
+            for k in range(positions.size):  # in window order, as the reference adds them
+                target[positions[k]] += source[k]
+
+
+@_jit
+def avg_pool_forward(x, out, kh, kw, sh, sw, ph, pw):
+    height, width = x.shape[2], x.shape[3]
+    area = kh * kw
+    for n in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            for a in range(out.shape[2]):
+                r0 = a * sh - ph
+                for b in range(out.shape[3]):
+                    q0 = b * sw - pw
+                    total = 0.0  # float64 for float32 inputs too: a window's sum rounded once
+                    for r in range(max(r0, 0), min(r0 + kh, height)):
+                        for q in range(max(q0, 0), min(q0 + kw, width)):
+                            total += x[n, c, r, q]
+                    out[n, c, a, b] = total / area
+
+
+@_jit
+def avg_pool_grad(g, x, dx, kh, kw, sh, sw, ph, pw):
+    """x: read for its shape only (dx has it)."""
+    height, width = dx.shape[2], dx.shape[3]
+    area = kh * kw
+    dx[:] = 0
+    for n in range(g.shape[0]):
+        for c in range(g.shape[1]):
+            for a in range(g.shape[2]):
+                r0 = a * sh - ph
+                for b in range(g.shape[3]):
+                    q0 = b * sw - pw
+                    share = g[n, c, a, b] / area
+                    for r in range(max(r0, 0), min(r0 + kh, height)):
+                        for q in range(max(q0, 0), min(q0 + kw, width)):
+                            dx[n, c, r, q] += share
+
+
+# ---- steps: node -> fn(sink, *arrays) ----------------------------------------------------------
+def _as_2d(shape):
+    """A 1-D convolution's shapes as 2-D ones of height 1."""
+    return shape[:2] + (1,) + shape[2:] if len(shape) == 3 else shape
+
+
+def _pairs_2d(values, spatial, fill):
+    return ((fill,) + tuple(values)) if spatial == 1 else tuple(values)
+
+
+def _kernel_fits(node):
+    """Float32/float64 throughout, 1 or 2 spatial dims, and BLAS to call."""
+    return (node.attrs["spatial"] in (1, 2) and node.dtype.char in "df" and _gemm_d is not None
+            and _gemm_s is not None and all(x.dtype == node.dtype for x in node.inputs))
+
+
+def _split(batch, work):
+    """Image ranges, one per thread where the work pays for a hand-off."""
+    parts = min(_threads(), batch) if work >= SPLIT_FROM else 1
+    bounds = [batch * i // parts for i in range(parts + 1)]
+    return [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if lo < hi]
+
+
+def _run_parts(kernel, ranges, make_args, calls_blas=True):
+    """kernel(*make_args(lo, hi)) for each range, the first on this thread; a kernel calling BLAS
+    runs with OpenBLAS on one thread (the parts are the parallelism; its per-image gemms are
+    large enough for OpenBLAS to hand them to its own threads otherwise)."""
+    def run_all():
+        jobs = [_executor().submit(kernel, *make_args(lo, hi)) for lo, hi in ranges[1:]]
+        kernel(*make_args(*ranges[0]))
+        for job in jobs:
+            job.result()
+
+    if calls_blas and blas.OPENBLAS is not None:
+        blas.OPENBLAS.one_thread(run_all)
+    else:
+        run_all()
+
+
+def _conv_geometry(attrs):
+    spatial = attrs["spatial"]
+    stride = _pairs_2d(attrs["stride"], spatial, 1)
+    before = _pairs_2d([lo for lo, _ in attrs["padding"]], spatial, 0)
+    dilation = _pairs_2d(attrs["dilation"], spatial, 1)
+    return (*stride, *before, *dilation, attrs["groups"])
+
+
+def _conv_step(node):
+    if not _kernel_fits(node):
+        return None
+    attrs, dtype, double = node.attrs, node.dtype, node.dtype.char == "d"
+    geometry = _conv_geometry(attrs)
+
+    def conv_step(sink, x, w):
+        shape = at_run_time(conv_output_shape, x.shape, w.shape, attrs)
+        out = sink.get(shape, dtype)
+        x4, w4 = np.ascontiguousarray(x).reshape(_as_2d(x.shape)), np.ascontiguousarray(w).reshape(_as_2d(w.shape))
+        work = out.size * math.prod(w.shape[1:])
+        if out.size:
+            _run_parts(conv_forward, _split(x.shape[0], work),
+                       lambda lo, hi: (x4, w4, out.reshape(_as_2d(shape)), lo, hi, *geometry, double))
+        return out
+
+    return conv_step
+
+
+def _conv_input_grad_step(node):
+    if not _kernel_fits(node):
+        return None
+    attrs, dtype, double, op = node.attrs, node.dtype, node.dtype.char == "d", node.op
+    geometry = _conv_geometry(attrs)
+
+    def conv_input_grad_step(sink, g, w, x):
+        at_run_time(op.infer, [g, w, x], attrs)
+        dx = sink.get(x.shape, dtype)
+        g4, w4 = np.ascontiguousarray(g).reshape(_as_2d(g.shape)), np.ascontiguousarray(w).reshape(_as_2d(w.shape))
+        if g.size == 0 or w.size == 0:
+            dx[...] = 0
+            return dx
+        _run_parts(conv_input_grad, _split(x.shape[0], g.size * math.prod(w.shape[1:])),
+                   lambda lo, hi: (g4, w4, dx.reshape(_as_2d(x.shape)), lo, hi, *geometry, double))
+        return dx
+
+    return conv_input_grad_step
+
+
+def _conv_weight_grad_step(node):
+    if not _kernel_fits(node):
+        return None
+    attrs, dtype, double, op = node.attrs, node.dtype, node.dtype.char == "d", node.op
+    geometry = _conv_geometry(attrs)
+
+    def conv_weight_grad_step(sink, x, g, w):
+        at_run_time(op.infer, [x, g, w], attrs)
+        dw = sink.get(w.shape, dtype)
+        x4, g4 = np.ascontiguousarray(x).reshape(_as_2d(x.shape)), np.ascontiguousarray(g).reshape(_as_2d(g.shape))
+        ranges = _split(x.shape[0], g.size * math.prod(w.shape[1:]))
+        if g.size == 0 or dw.size == 0 or not ranges:
+            dw[...] = 0
+            return dw
+        # one partial sum per range, the first in the result itself, added in range order
+        partials = [dw.reshape(_as_2d(w.shape))] + [np.empty(_as_2d(w.shape), dtype) for _ in ranges[1:]]
+        for part in partials:
+            part[...] = 0
+        index = {r: i for i, r in enumerate(ranges)}
+        _run_parts(conv_weight_grad, ranges,
+                   lambda lo, hi: (x4, g4, partials[index[(lo, hi)]], lo, hi, *geometry, double))
+        for part in partials[1:]:
+            partials[0] += part
+        return dw
+
+    return conv_weight_grad_step
+
+
+def _pool_fits(node):
+    return node.attrs["spatial"] == 2 and node.dtype.char in "df" and all(x.dtype == node.dtype for x in node.inputs)
+
+
+def _pool_geometry(attrs):
+    return (*attrs["kernel_size"], *attrs["stride"], *attrs["padding"])
+
+
+def _pool_step(node, kernel):
+    """A pooling step: the reference's shape checks, then kernel(*arrays, result, *geometry)."""
+    if not _pool_fits(node):
+        return None
+    attrs, dtype, op, geometry = node.attrs, node.dtype, node.op, _pool_geometry(node.attrs)
+
+    def pool_step(sink, *arrays):
+        shape, _ = at_run_time(op.infer, arrays, attrs)
+        result = sink.get(tuple(shape), dtype)
+        arrays = [np.ascontiguousarray(a) for a in arrays]
+        # images are independent: large batches are split between threads like convolutions
+        ranges = _split(shape[0], max(result.size, arrays[0].size) * POOL_WORK_PER_ELEMENT)
+        if not ranges:  # an empty batch
+            return result
+        _run_parts(kernel, ranges, lambda lo, hi: (*[a[lo:hi] for a in arrays], result[lo:hi], *geometry),
+                   calls_blas=False)
+        return result
+
+    return pool_step
+
+
+# op -> (node -> fn(sink, *arrays) writing its result into sink.get(shape, dtype), or None where
+# the op's NumPy code runs instead)
+CONV_STEPS = {
+    CONV: _conv_step,
+    CONV_INPUT_GRAD: _conv_input_grad_step,
+    CONV_WEIGHT_GRAD: _conv_weight_grad_step,
+    MAX_POOL: lambda node: _pool_step(node, max_pool_forward),
+    MAX_POOL_SELECT: lambda node: _pool_step(node, max_pool_select),
+    MAX_POOL_GRAD: lambda node: _pool_step(node, max_pool_grad),
+    AVG_POOL: lambda node: _pool_step(node, avg_pool_forward),
+    AVG_POOL_GRAD: lambda node: _pool_step(node, avg_pool_grad),
+}
