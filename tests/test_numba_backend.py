@@ -162,6 +162,19 @@ def test_none_dimension_does_not_broadcast_silently():
             f(np.ones(1), np.ones(3))
 
 
+def test_kernel_mixing_unknown_and_constant_sizes_compiles():
+    # The gradient of a mean over axis 0 of an (None, None) input, weighted by a (4,) constant,
+    # runs a kernel over (None, None) that reads a (1, 4) value: warming it must not guess a
+    # size for the None dimension that the constant contradicts.
+    x = gc.placeholder((None, None), name="x")
+    loss = gc.sum(gc.mean(x * x, axis=0) * np.arange(4.0))
+    grad = gc.grad(loss, x)
+    feed = np.arange(12.0).reshape(3, 4)
+    expected = 2 * feed * np.arange(4.0) / 3
+    for backend in ("numba", "numpy"):
+        np.testing.assert_allclose(gc.compile([x], grad, backend=backend)(feed), expected, rtol=1e-14)
+
+
 # ---- memory plan ----------------------------------------------------------------------------
 def test_outputs_are_fresh_and_intermediates_reuse_buffers():
     x = gc.placeholder((None, 8), name="x")
