@@ -152,6 +152,20 @@ def test_integer_and_bool_kernels():
     assert p.dtype == np.float32 and p.tolist() == [0, 1, 4, 9, 16]
 
 
+def test_signed_with_unsigned_64_bit_integers_follow_numpy():
+    # NumPy adds int64 and uint64 in float64 and compares them exactly; numba would add them as
+    # int64 (wrapping) and compare them in float64 (2**62 + 1 == 2**62).
+    a = np.array([2**62 + 1, 2**53 + 1, -1, 2**63 - 1, 5], np.int64)
+    b = np.array([2**62, 2**53, 2**64 - 1, 2**63, 5], np.uint64)
+    x, y = gc.placeholder((5,), "int64"), gc.placeholder((5,), "uint64")
+    cases = [(x + y, a + b), (x * y, a * b), (gc.maximum(x, y), np.maximum(a, b)), (x == y, a == b),
+             (x != y, a != b), (x < y, a < b), (y <= x, b <= a), (y > x, b > a), (x >= y, a >= b)]
+    got = gc.compile([x, y], [out for out, _ in cases], backend="numba")(a, b)
+    for value, (_, expected) in zip(got, cases):
+        assert value.dtype == expected.dtype
+        np.testing.assert_array_equal(value, expected)
+
+
 def test_none_dimension_does_not_broadcast_silently():
     x = gc.placeholder((None,), name="x")
     y = gc.placeholder((None,), name="y")

@@ -19,7 +19,7 @@ GROUP rows into float64 partial sums, a chunk of columns at a time.
 """
 import numpy as np
 
-from graphc.ir.ops.elementwise import ADD, NEGATIVE_INT_POWER, POW
+from graphc.ir.ops.elementwise import ADD, NEGATIVE_INT_POWER, POW, Comparison
 
 from .kernel_functions import WIDENING, functions_called
 
@@ -49,11 +49,33 @@ def _pow_template(node, exponent_broadcasts):
     return node.op.scalar
 
 
+def _mixes_signed_and_unsigned(node):
+    """Whether a binary ufunc op takes a signed and an unsigned integer (int64 and uint64, or a
+    narrower signed one with uint64): NumPy's loop then runs in float64, or compares exactly,
+    while numba adds them as int64 (wrapping) and compares them as float64."""
+    kinds = [x.dtype.kind for x in node.inputs]
+    return getattr(node.op, "ufunc", None) is not None and sorted(kinds) == ["i", "u"]
+
+
+def _signed_unsigned_comparison(template, args, signed_first):
+    """An exact comparison of a signed with an unsigned integer: a negative one is below every
+    unsigned value (the relation of -1 to 0), else both compare as uint64."""
+    signed, unsigned = args if signed_first else args[::-1]
+    below = ("np.int64(-1)", "np.int64(0)") if signed_first else ("np.int64(0)", "np.int64(-1)")
+    same = (f"np.uint64({signed})", unsigned) if signed_first else (unsigned, f"np.uint64({signed})")
+    return f"({template.format(*below)} if {signed} < 0 else {template.format(*same)})"
+
+
 def scalar_expression(node, args, exponent_broadcasts=False):
     """The op's scalar template filled in with argument variable names."""
     template = node.op.scalar
     if node.op is POW:
         template = _pow_template(node, exponent_broadcasts)
+    if _mixes_signed_and_unsigned(node):
+        if isinstance(node.op, Comparison):
+            return _signed_unsigned_comparison(template, args, node.inputs[0].dtype.kind == "i")
+        if node.dtype.kind == "f":  # NumPy's loop casts both operands to the float64 result
+            args = [f"{numpy_type_name(node.dtype)}({a})" for a in args]
     return fill_template(template, args, node.dtype)
 
 
