@@ -159,7 +159,8 @@ def test_signed_with_unsigned_64_bit_integers_follow_numpy():
     b = np.array([2**62, 2**53, 2**64 - 1, 2**63, 5], np.uint64)
     x, y = gc.placeholder((5,), "int64"), gc.placeholder((5,), "uint64")
     cases = [(x + y, a + b), (x * y, a * b), (gc.maximum(x, y), np.maximum(a, b)), (x == y, a == b),
-             (x != y, a != b), (x < y, a < b), (y <= x, b <= a), (y > x, b > a), (x >= y, a >= b)]
+             (x != y, a != b), (x < y, a < b), (y <= x, b <= a), (y > x, b > a), (x >= y, a >= b),
+             (gc.logical_and(x, y), np.logical_and(a, b)), (gc.logical_or(y, x), np.logical_or(b, a))]
     got = gc.compile([x, y], [out for out, _ in cases], backend="numba")(a, b)
     for value, (_, expected) in zip(got, cases):
         assert value.dtype == expected.dtype

@@ -19,7 +19,7 @@ GROUP rows into float64 partial sums, a chunk of columns at a time.
 """
 import numpy as np
 
-from graphc.ir.ops.elementwise import ADD, NEGATIVE_INT_POWER, POW, Comparison
+from graphc.ir.ops.elementwise import ADD, NEGATIVE_INT_POWER, POW
 
 from .kernel_functions import WIDENING, functions_called
 
@@ -49,12 +49,15 @@ def _pow_template(node, exponent_broadcasts):
     return node.op.scalar
 
 
-def _mixes_signed_and_unsigned(node):
-    """Whether a binary ufunc op takes a signed and an unsigned integer (int64 and uint64, or a
-    narrower signed one with uint64): NumPy's loop then runs in float64, or compares exactly,
-    while numba adds them as int64 (wrapping) and compares them as float64."""
+def _mixed_sign_loop(node):
+    """The operand dtypes of NumPy's loop for a binary ufunc op taking a signed and an unsigned
+    integer (int64 and uint64, say), else None. NumPy then computes in float64, or compares
+    exactly (a loop keeping both types), where numba would add them as int64 (wrapping) and
+    compare them as float64."""
     kinds = [x.dtype.kind for x in node.inputs]
-    return getattr(node.op, "ufunc", None) is not None and sorted(kinds) == ["i", "u"]
+    if getattr(node.op, "ufunc", None) is None or sorted(kinds) != ["i", "u"]:
+        return None
+    return node.op.ufunc.resolve_dtypes(tuple(x.dtype for x in node.inputs) + (None,))[:2]
 
 
 def _signed_unsigned_comparison(template, args, signed_first):
@@ -71,11 +74,12 @@ def scalar_expression(node, args, exponent_broadcasts=False):
     template = node.op.scalar
     if node.op is POW:
         template = _pow_template(node, exponent_broadcasts)
-    if _mixes_signed_and_unsigned(node):
-        if isinstance(node.op, Comparison):
-            return _signed_unsigned_comparison(template, args, node.inputs[0].dtype.kind == "i")
-        if node.dtype.kind == "f":  # NumPy's loop casts both operands to the float64 result
-            args = [f"{numpy_type_name(node.dtype)}({a})" for a in args]
+    loop = _mixed_sign_loop(node)
+    if loop is not None:
+        if [d.kind for d in loop] == [x.dtype.kind for x in node.inputs]:
+            return _signed_unsigned_comparison(template, args, loop[0].kind == "i")
+        if all(d.kind == "f" for d in loop):
+            args = [f"{numpy_type_name(d)}({a})" for d, a in zip(loop, args)]
     return fill_template(template, args, node.dtype)
 
 
