@@ -60,13 +60,13 @@ def _mixed_sign_loop(node):
     return node.op.ufunc.resolve_dtypes(tuple(x.dtype for x in node.inputs) + (None,))[:2]
 
 
-def _signed_unsigned_comparison(template, args, signed_first):
+def _signed_unsigned_comparison(template, args, signed_first, dtype):
     """An exact comparison of a signed with an unsigned integer: a negative one is below every
     unsigned value (the relation of -1 to 0), else both compare as uint64."""
     signed, unsigned = args if signed_first else args[::-1]
     below = ("np.int64(-1)", "np.int64(0)") if signed_first else ("np.int64(0)", "np.int64(-1)")
     same = (f"np.uint64({signed})", unsigned) if signed_first else (unsigned, f"np.uint64({signed})")
-    return f"({template.format(*below)} if {signed} < 0 else {template.format(*same)})"
+    return f"({fill_template(template, below, dtype)} if {signed} < 0 else {fill_template(template, same, dtype)})"
 
 
 def scalar_expression(node, args, exponent_broadcasts=False):
@@ -77,7 +77,7 @@ def scalar_expression(node, args, exponent_broadcasts=False):
     loop = _mixed_sign_loop(node)
     if loop is not None:
         if [d.kind for d in loop] == [x.dtype.kind for x in node.inputs]:
-            return _signed_unsigned_comparison(template, args, loop[0].kind == "i")
+            return _signed_unsigned_comparison(template, args, loop[0].kind == "i", node.dtype)
         if all(d.kind == "f" for d in loop):
             args = [f"{numpy_type_name(d)}({a})" for d, a in zip(loop, args)]
     return fill_template(template, args, node.dtype)
