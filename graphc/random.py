@@ -45,10 +45,7 @@ def _dtype(dtype, what):
 def _shape(shape, what):
     """(static shape tuple, the node whose run-time shape it is or None)."""
     if isinstance(shape, RuntimeShape):
-        like = shape.node
-        if like is None:
-            raise ValueError(f"gc.random.{what}: the node whose .shape was given no longer exists")
-        return tuple(shape), like
+        return tuple(shape), shape.node
     if isinstance(shape, (numbers.Integral,)) and not isinstance(shape, bool):
         shape = (shape,)
     if not isinstance(shape, (tuple, list)):

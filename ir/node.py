@@ -1,7 +1,6 @@
 """Graph nodes: immutable, single-output, compared by identity. Each keeps the user's file:line."""
 import itertools
 import threading
-import weakref
 
 import numpy as np
 
@@ -93,18 +92,14 @@ class Node(OperatorMixin):
 
 class RuntimeShape(tuple):
     """The shape of a node with sizes known only at run time (None). It remembers its node, so a
-    function given `x.shape` (gc.random.uniform(x.shape)) can take x's run-time sizes. It pickles
-    and copies as a plain tuple."""
+    function given `x.shape` (gc.random.uniform(x.shape)) can take x's run-time sizes; it keeps
+    that node alive, as `gc.random.uniform((x @ w).shape)` holds nothing else of `x @ w`. It
+    pickles and copies as a plain tuple."""
 
     def __new__(cls, dims, node):
         shape = super().__new__(cls, dims)
-        shape._node = weakref.ref(node)
+        shape.node = node
         return shape
-
-    @property
-    def node(self):
-        """The node whose shape this is (None once that node is gone)."""
-        return self._node()
 
     def __reduce__(self):
         return tuple, (tuple(self),)

@@ -152,6 +152,21 @@ def test_integer_and_bool_kernels():
     assert p.dtype == np.float32 and p.tolist() == [0, 1, 4, 9, 16]
 
 
+def test_signed_with_unsigned_64_bit_integers_follow_numpy():
+    # NumPy adds int64 and uint64 in float64 and compares them exactly; numba would add them as
+    # int64 (wrapping) and compare them in float64 (2**62 + 1 == 2**62).
+    a = np.array([2**62 + 1, 2**53 + 1, -1, 2**63 - 1, 5], np.int64)
+    b = np.array([2**62, 2**53, 2**64 - 1, 2**63, 5], np.uint64)
+    x, y = gc.placeholder((5,), "int64"), gc.placeholder((5,), "uint64")
+    cases = [(x + y, a + b), (x * y, a * b), (gc.maximum(x, y), np.maximum(a, b)), (x == y, a == b),
+             (x != y, a != b), (x < y, a < b), (y <= x, b <= a), (y > x, b > a), (x >= y, a >= b),
+             (gc.logical_and(x, y), np.logical_and(a, b)), (gc.logical_or(y, x), np.logical_or(b, a))]
+    got = gc.compile([x, y], [out for out, _ in cases], backend="numba")(a, b)
+    for value, (_, expected) in zip(got, cases):
+        assert value.dtype == expected.dtype
+        np.testing.assert_array_equal(value, expected)
+
+
 def test_none_dimension_does_not_broadcast_silently():
     x = gc.placeholder((None,), name="x")
     y = gc.placeholder((None,), name="y")
@@ -160,6 +175,19 @@ def test_none_dimension_does_not_broadcast_silently():
         with pytest.raises(gc.FeedError, match=r"dimension 0 of 'x' is 1 but dimension 0 of 'y' is 3.*does not "
                                                r"broadcast a dimension declared None: declare it as 1"):
             f(np.ones(1), np.ones(3))
+
+
+def test_kernel_mixing_unknown_and_constant_sizes_compiles():
+    # The gradient of a mean over axis 0 of an (None, None) input, weighted by a (4,) constant,
+    # runs a kernel over (None, None) that reads a (1, 4) value: warming it must not guess a
+    # size for the None dimension that the constant contradicts.
+    x = gc.placeholder((None, None), name="x")
+    loss = gc.sum(gc.mean(x * x, axis=0) * np.arange(4.0))
+    grad = gc.grad(loss, x)
+    feed = np.arange(12.0).reshape(3, 4)
+    expected = 2 * feed * np.arange(4.0) / 3
+    for backend in ("numba", "numpy"):
+        np.testing.assert_allclose(gc.compile([x], grad, backend=backend)(feed), expected, rtol=1e-14)
 
 
 # ---- memory plan ----------------------------------------------------------------------------

@@ -238,6 +238,16 @@ def test_a_none_batch_shape_takes_the_fed_size(backend):
     assert set(np.unique(dropped)) <= {0.0, 2.0}
 
 
+
+def test_the_shape_of_an_expression_built_in_place_is_usable():
+    # (x @ w).shape outlives the expression it came from, which nothing else keeps
+    x = gc.placeholder((None, 3), name="x")
+    w = np.ones((3, 2))
+    u = gc.random.uniform((x @ w).shape, seed=8)
+    z = gc.random.normal(gc.transpose(x).shape, seed=9)
+    small_u, small_z = gc.compile([x], [u, z])(np.ones((4, 3)))
+    assert small_u.shape == (4, 2) and small_z.shape == (3, 4)
+
 # ---- dropout -------------------------------------------------------------------------------------
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("backend", BACKENDS)

@@ -179,6 +179,15 @@ def test_pad_matches_torch_functional_pad():
                      lambda t: torch_pad(t, (1, 3, 2, 1), mode="replicate"), x)
 
 
+
+def test_pad_of_a_0d_array_is_a_copy_as_in_numpy(backend):
+    # NumPy pads no axis of a 0-d array (np.pad(np.array(3.0), 1) is array(3.0)).
+    x = gc.placeholder((), "float64")
+    for mode in ("constant", "edge"):
+        out = gc.compile([x], gc.pad(x, 1, mode=mode) * 2, backend=backend)(np.array(3.0))
+        assert out.shape == () and out == 6.0
+    assert float(gc.pad(gc.tensor(np.array(3.0)), 2).numpy()) == 3.0
+
 def test_tril_triu_flip_roll_match_torch(backend):
     x = RNG.standard_normal((2, 3, 4))
     check_like_torch(lambda t: gc.tril(t, -1), lambda t: torch.tril(t, -1), x, backend=backend)

@@ -32,15 +32,23 @@ from .nn_kernels import ROW_KERNELS
 from .runner import KernelRunner, PlanCache
 
 
-def _example(node, iter_shape):
-    """A stand-in input for warming a kernel. A None dim takes the kernel's known size there, if
-    any (a constant may fix it), else a size > 1 (None dims never broadcast)."""
-    lead = len(iter_shape) - len(node.shape)
-    shape = tuple(
-        (iter_shape[lead + i] if iter_shape[lead + i] is not None else RUNTIME_SIZE) if d is None else d
-        for i, d in enumerate(node.shape)
-    )
-    return np.zeros(shape, node.dtype)
+def _example_sizes(kernel):
+    """The sizes of the kernel's iteration shape to warm it with: a None dim takes the size an
+    input fixes there (a constant of shape (1, 4) in a (None, None) loop makes it 4), else a
+    size > 1 (None dims never broadcast)."""
+    sizes = list(kernel.iter_shape)
+    for x in kernel.inputs:
+        lead = len(sizes) - len(x.shape)
+        for i, d in enumerate(x.shape):
+            if sizes[lead + i] is None and d not in (None, 1):
+                sizes[lead + i] = d
+    return tuple(RUNTIME_SIZE if d is None else d for d in sizes)
+
+
+def _example(node, sizes):
+    """A stand-in input for warming a kernel whose iteration shape is `sizes`."""
+    lead = len(sizes) - len(node.shape)
+    return np.zeros(tuple(sizes[lead + i] if d is None else d for i, d in enumerate(node.shape)), node.dtype)
 
 
 def located_step(node, fn):
@@ -267,7 +275,8 @@ class CompiledDriver(Executable):
         for node, runner in self.runners:
             kernel = runner.kernel
             try:
-                runner.warm([_example(x, kernel.iter_shape) for x in kernel.inputs])
+                sizes = _example_sizes(kernel)
+                runner.warm([_example(x, sizes) for x in kernel.inputs])
             except GraphcError:
                 raise
             except Exception as err:  # numba could not compile it: say which kernel, whose line

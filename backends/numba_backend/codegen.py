@@ -49,11 +49,37 @@ def _pow_template(node, exponent_broadcasts):
     return node.op.scalar
 
 
+def _mixed_sign_loop(node):
+    """The operand dtypes of NumPy's loop for a binary ufunc op taking a signed and an unsigned
+    integer (int64 and uint64, say), else None. NumPy then computes in float64, or compares
+    exactly (a loop keeping both types), where numba would add them as int64 (wrapping) and
+    compare them as float64."""
+    kinds = [x.dtype.kind for x in node.inputs]
+    if getattr(node.op, "ufunc", None) is None or sorted(kinds) != ["i", "u"]:
+        return None
+    return node.op.ufunc.resolve_dtypes(tuple(x.dtype for x in node.inputs) + (None,))[:2]
+
+
+def _signed_unsigned_comparison(template, args, signed_first, dtype):
+    """An exact comparison of a signed with an unsigned integer: a negative one is below every
+    unsigned value (the relation of -1 to 0), else both compare as uint64."""
+    signed, unsigned = args if signed_first else args[::-1]
+    below = ("np.int64(-1)", "np.int64(0)") if signed_first else ("np.int64(0)", "np.int64(-1)")
+    same = (f"np.uint64({signed})", unsigned) if signed_first else (unsigned, f"np.uint64({signed})")
+    return f"({fill_template(template, below, dtype)} if {signed} < 0 else {fill_template(template, same, dtype)})"
+
+
 def scalar_expression(node, args, exponent_broadcasts=False):
     """The op's scalar template filled in with argument variable names."""
     template = node.op.scalar
     if node.op is POW:
         template = _pow_template(node, exponent_broadcasts)
+    loop = _mixed_sign_loop(node)
+    if loop is not None:
+        if [d.kind for d in loop] == [x.dtype.kind for x in node.inputs]:
+            return _signed_unsigned_comparison(template, args, loop[0].kind == "i", node.dtype)
+        if all(d.kind == "f" for d in loop):
+            args = [f"{numpy_type_name(d)}({a})" for d, a in zip(loop, args)]
     return fill_template(template, args, node.dtype)
 
 

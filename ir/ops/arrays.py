@@ -52,6 +52,8 @@ class PAD(Op):
         return shape, x.dtype
 
     def impl(self, x, *, pad_width, value):
+        if not pad_width:  # a 0-d array has no axis to pad (and np.pad rejects an empty pad_width)
+            return np.array(x)
         return np.pad(x, pad_width, mode="constant", constant_values=value)
 
     def vjp(self, g, out, x, *, pad_width, value):
