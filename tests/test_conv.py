@@ -145,13 +145,16 @@ def test_max_pool_window_of_minus_infinity_and_nan(backend):
     np.testing.assert_array_equal(got[0, 0, 1], [13.0, 15.0])
 
 
+@pytest.mark.parametrize("channels", [2, 4], ids=["im2col", "shifted_taps"])  # numba's two paths
 @pytest.mark.parametrize("where", [(0, 0, 1, 1), (0, 1, 3, 4), (0, 1, 0, 0)], ids=str)
-def test_conv_special_values_follow_torch(where, backend):
+@pytest.mark.parametrize("nan_weight", [True, False])
+def test_conv_special_values_follow_torch(where, channels, nan_weight, backend):
     # an inf in the input and a nan in the weight reach exactly the values torch has them reach
     rng = np.random.default_rng(3)
-    x, w = rng.standard_normal((1, 2, 4, 5)), rng.standard_normal((3, 2, 2, 2))
+    x, w = rng.standard_normal((1, channels, 4, 5)), rng.standard_normal((3, channels, 2, 2))
     x[where] = np.inf
-    w[1, 0, 1, 0] = np.nan
+    if nan_weight:
+        w[1, 0, 1, 0] = np.nan
     X, W = gc.placeholder(x.shape), gc.placeholder(w.shape)
     y = gc.conv2d(X, W, padding=(1, 0))
     got = gc.compile([X, W], [y, *gc.grad(gc.sum(y), [X, W])], backend=backend)(x, w)
