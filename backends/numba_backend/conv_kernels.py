@@ -1,12 +1,20 @@
 """numba kernels for convolution and pooling (ir/ops/conv.py), writing into workspace buffers.
 
-A convolution runs image by image as im2col + BLAS gemm: one image's windows are copied into a
-(channels x kernel, windows) matrix that stays in cache, and CBLAS gemm (called from numba, no
-trip through Python) multiplies it with the weight straight into that image's rows of the
-result, which in NCHW layout are already the gemm's output matrix. The input gradient is the
-transposed gemm followed by adding the columns back (col2im), the weight gradient a gemm that
-accumulates over images. Measured against direct numba loops over a blocked layout on the
-benchmark's shapes (bench/README.md): im2col + gemm was faster on every one.
+Convolutions run image by image on BLAS gemms (CBLAS called from numba, no trip through Python):
+
+- stride 1 with at least 4 input channels (SHIFT_FROM_CHANNELS): the image is copied once into a
+  zero-padded buffer and each kernel tap is one gemm reading that buffer in place, shifted by the
+  tap's offset; the result is computed on the padded width and cropped. The input gradient is
+  the adjoint (each tap's transposed gemm added at its shift), the weight gradient one gemm per
+  tap accumulated over images;
+- otherwise im2col + gemm: the image's windows are copied into a (channels x kernel, windows)
+  matrix that stays in cache and the gemm writes straight into that image's rows of the result,
+  which in NCHW layout are the gemm's output matrix; the input gradient is the transposed gemm
+  followed by col2im, the weight gradient a gemm accumulating over images;
+- a 1x1 kernel with stride 1 and no padding multiplies the image as it is.
+
+Measured against direct numba loops over a blocked layout on the benchmark's shapes
+(bench/README.md): gemms were faster on every one.
 
 Large batches are split between threads by images (the weight gradient sums one partial per
 thread, in a fixed order), with OpenBLAS on one thread meanwhile; the split depends on shapes
@@ -125,15 +133,10 @@ def _direct(kh, kw, sh, sw, ph, pw):
     return kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
 
 
-# With unit stride along the width, an image is first copied into a zero-padded buffer of row
-# length wp, and each matrix row (c, i, j) is the run of that buffer starting at the kernel
-# offset (one copy of oh * wp elements when the height stride is 1 too): the result is computed
-# on a grid wp wide whose last wp - ow columns are discarded. Short rows made the general im2col
-# (per-row bounds and a copy of ow elements each) 3x slower than its gemm on the benchmark's
-# 14x14 images; runs of oh * wp made it ~4x faster.
 @_jit
 def _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow):
-    """(hp, wp, slack): the padded image's size, and the zeros after it that the last runs read."""
+    """(hp, wp, slack): the padded image's size, and the zeros after it that the last taps read
+    (the result is computed on a grid wp wide whose last wp - ow columns are discarded)."""
     hp = max(ph + height, (kh - 1) * dh + (oh - 1) * sh + 1)
     wp = max(pw + width, (kw - 1) * dw + ow)
     return hp, wp, (kw - 1) * dw + wp
@@ -151,42 +154,6 @@ def _pad_image(x, n, c0, cg, ph, pw, hp, wp, xpad):
 
 
 @_jit
-def _rows_im2col(xpad, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, cols):
-    """cols[(c, i, j), a * wp + b] = xpad[c, a * sh + i * dh, b + j * dw]; 0 where b >= ow (so a
-    weight gradient never multiplies the discarded columns' values, inf or nan, by zero)."""
-    t = oh * wp
-    for c in range(cg):
-        for i in range(kh):
-            for j in range(kw):
-                dst = ((c * kh + i) * kw + j) * t
-                src = (c * hp + i * dh) * wp + j * dw
-                if sh == 1:
-                    for u in range(t):
-                        cols[dst + u] = xpad[src + u]
-                else:
-                    for a in range(oh):
-                        for b in range(wp):
-                            cols[dst + a * wp + b] = xpad[src + a * sh * wp + b]
-                for a in range(oh):
-                    for b in range(ow, wp):
-                        cols[dst + a * wp + b] = 0
-
-
-@_jit
-def _rows_col2im(cols, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, dxpad):
-    """The adjoint of _rows_im2col on the kept columns (the discarded ones are never added)."""
-    t = oh * wp
-    for c in range(cg):
-        for i in range(kh):
-            for j in range(kw):
-                dst = ((c * kh + i) * kw + j) * t
-                src = (c * hp + i * dh) * wp + j * dw
-                for a in range(oh):
-                    for b in range(ow):
-                        dxpad[src + a * sh * wp + b] += cols[dst + a * wp + b]
-
-
-@_jit
 def _pad_cotangent(gout, n, o0, og, oh, ow, wp, gpad):
     """gpad[o, a * wp + b] = gout[n, o0 + o, a, b]; the discarded columns stay zero."""
     for o in range(og):
@@ -196,12 +163,15 @@ def _pad_cotangent(gout, n, o0, og, oh, ow, wp, gpad):
                 gpad[dst + b] = gout[n, o0 + o, a, b]
 
 
-# With stride 1 both ways, matrix row (c, i, j) of _rows_im2col is the padded image's channel c
-# shifted by the tap's offset i * dh * wp + j * dw, so the gemm over all rows is a sum over taps
-# of gemms reading the padded image in place (rows plane = hp * wp apart): no im2col copy. Each
-# tap's gemm has only cg as its inner size, which pays from 4 input channels (measured, one
-# thread, 256 images of 14x14, 16 -> 32 channels: 5.3 ms against 9.9 ms for im2col + gemm,
-# whose copy took 4.4 ms; 4 -> 32: 2.4 against 3.1; with 1 input channel 3.6 against 3.0).
+# With stride 1 both ways, im2col's matrix row (c, i, j), computed on the padded width, is the
+# padded image's channel c shifted by the tap's offset i * dh * wp + j * dw, so the product with
+# the whole matrix is a sum over taps of gemms reading the padded image in place (rows plane =
+# hp * wp apart): no im2col copy. Each tap's gemm has only cg as its inner size, which pays from
+# 4 input channels (measured, one thread, 256 images of 14x14, 16 -> 32 channels: forward 5.5 ms
+# against 10.2 for a copy of runs of the padded image + gemm, input gradient 4.8 against 12.8,
+# weight gradient 6.0 against 15.0; 4 -> 32: 2.4 against 3.1 forward; with 1 input channel 3.6
+# against 3.0). Below that im2col + gemm was faster than copying runs of the padded image (1
+# channel at 28x28: 2.2 against 3.0 ms in each direction).
 SHIFT_FROM_CHANNELS = 4
 
 
@@ -269,7 +239,7 @@ def conv_forward(x, w, out, lo, hi, sh, sw, ph, pw, dh, dw, groups, double):
     out_channels, cg, kh, kw = w.shape
     oh, ow = out.shape[2], out.shape[3]
     og, k, p = out_channels // groups, cg * kh * kw, oh * ow
-    direct, rows = _direct(kh, kw, sh, sw, ph, pw), sw == 1
+    direct = _direct(kh, kw, sh, sw, ph, pw)
     if direct:
         for n in range(lo, hi):
             for g in range(groups):
@@ -287,18 +257,6 @@ def conv_forward(x, w, out, lo, hi, sh, sw, ph, pw, dh, dw, groups, double):
                 _pad_image(x, n, g * cg, cg, ph, pw, hp, wp, xpad)
                 _tap_forward(double, og, cg, t, plane, wp, dh, dw, wt, xpad, wide)
                 out[n, g * og:(g + 1) * og] = wide[:, :, :ow]
-    elif rows:
-        hp, wp, slack = _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow)
-        t = oh * wp
-        xpad = np.zeros(cg * hp * wp + slack, x.dtype)
-        cols = np.empty(k * t, x.dtype)
-        wide = np.empty((og, oh, wp), x.dtype)
-        for n in range(lo, hi):
-            for g in range(groups):
-                _pad_image(x, n, g * cg, cg, ph, pw, hp, wp, xpad)
-                _rows_im2col(xpad, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, cols)
-                _gemm_blocks(double, _N, og, t, k, _at(w, g * og * k), k, cols.ctypes.data, 0.0, wide.ctypes.data)
-                out[n, g * og:(g + 1) * og] = wide[:, :, :ow]
     else:
         cols = np.empty((k, p), x.dtype)
         for n in range(lo, hi):
@@ -314,7 +272,7 @@ def conv_input_grad(gout, w, dx, lo, hi, sh, sw, ph, pw, dh, dw, groups, double)
     out_channels, cg, kh, kw = w.shape
     oh, ow = gout.shape[2], gout.shape[3]
     og, k, p = out_channels // groups, cg * kh * kw, oh * ow
-    direct, rows = _direct(kh, kw, sh, sw, ph, pw), sw == 1
+    direct = _direct(kh, kw, sh, sw, ph, pw)
     if direct:
         for n in range(lo, hi):
             for g in range(groups):
@@ -335,19 +293,6 @@ def conv_input_grad(gout, w, dx, lo, hi, sh, sw, ph, pw, dh, dw, groups, double)
                 dxpad[:] = 0
                 _tap_input_grad(double, og, cg, t, plane, wp, dh, dw, wt, gpad, dxpad)
                 dx[n, g * cg:(g + 1) * cg] = planes[:, ph:ph + height, pw:pw + width]
-    elif rows:
-        hp, wp, slack = _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow)
-        t = oh * wp
-        gpad = np.zeros(og * t, dx.dtype)
-        cols = np.empty(k * t, dx.dtype)
-        dxpad = np.empty((cg, hp, wp), dx.dtype)
-        for n in range(lo, hi):
-            for g in range(groups):
-                _pad_cotangent(gout, n, g * og, og, oh, ow, wp, gpad)
-                _gemm_blocks(double, _T, k, t, og, _at(w, g * og * k), k, gpad.ctypes.data, 0.0, cols.ctypes.data)
-                dxpad[...] = 0
-                _rows_col2im(cols, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, dxpad.reshape(-1))
-                dx[n, g * cg:(g + 1) * cg] = dxpad[:, ph:ph + height, pw:pw + width]
     else:
         cols = np.empty((k, p), dx.dtype)
         for n in range(lo, hi):
@@ -365,7 +310,7 @@ def conv_weight_grad(x, gout, dw_sum, lo, hi, sh, sw, ph, pw, dh, dw, groups, do
     out_channels, cg, kh, kw = dw_sum.shape
     oh, ow = gout.shape[2], gout.shape[3]
     og, k, p = out_channels // groups, cg * kh * kw, oh * ow
-    direct, rows = _direct(kh, kw, sh, sw, ph, pw), sw == 1
+    direct = _direct(kh, kw, sh, sw, ph, pw)
     if direct:
         for n in range(lo, hi):
             for g in range(groups):
@@ -373,12 +318,12 @@ def conv_weight_grad(x, gout, dw_sum, lo, hi, sh, sw, ph, pw, dh, dw, groups, do
                       _at(x, (n * channels + g * cg) * height * width), p, 1.0, _at(dw_sum, g * og * k), k)
     elif _shifted(cg, sh, sw):
         # the discarded columns read real elements, which gpad's zeros multiply: an image holding
-        # inf or nan goes through _rows_im2col instead, whose discarded columns are zero
+        # inf or nan goes through im2col instead, which has no discarded columns
         hp, wp, slack = _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow)
         t, plane = oh * wp, hp * wp
         xpad = np.zeros(cg * plane + slack, x.dtype)
         gpad = np.zeros(og * t, x.dtype)
-        cols = np.empty(k * t, x.dtype)
+        cols = np.empty((k, p), x.dtype)
         dwt = np.empty((kh, kw, og, cg), x.dtype)
         for g in range(groups):
             dwt[...] = 0
@@ -388,27 +333,14 @@ def conv_weight_grad(x, gout, dw_sum, lo, hi, sh, sw, ph, pw, dh, dw, groups, do
                 if _all_finite(xpad):
                     _tap_weight_grad(double, og, cg, t, plane, wp, dh, dw, gpad, xpad, dwt)
                 else:
-                    _rows_im2col(xpad, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, cols)
-                    _gemm(double, _N, _T, og, k, t, gpad.ctypes.data, t, cols.ctypes.data, t, 1.0,
-                          _at(dw_sum, g * og * k), k)
+                    _im2col(x, n, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+                    _gemm(double, _N, _T, og, k, p, _at(gout, (n * out_channels + g * og) * p), p,
+                          cols.ctypes.data, p, 1.0, _at(dw_sum, g * og * k), k)
             for o in range(og):
                 for c in range(cg):
                     for i in range(kh):
                         for j in range(kw):
                             dw_sum[g * og + o, c, i, j] += dwt[i, j, o, c]
-    elif rows:
-        hp, wp, slack = _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow)
-        t = oh * wp
-        xpad = np.zeros(cg * hp * wp + slack, x.dtype)
-        gpad = np.zeros(og * t, x.dtype)
-        cols = np.empty(k * t, x.dtype)
-        for n in range(lo, hi):
-            for g in range(groups):
-                _pad_image(x, n, g * cg, cg, ph, pw, hp, wp, xpad)
-                _rows_im2col(xpad, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, cols)
-                _pad_cotangent(gout, n, g * og, og, oh, ow, wp, gpad)
-                _gemm(double, _N, _T, og, k, t, gpad.ctypes.data, t, cols.ctypes.data, t, 1.0,
-                      _at(dw_sum, g * og * k), k)
     else:
         cols = np.empty((k, p), x.dtype)
         for n in range(lo, hi):
