@@ -335,6 +335,31 @@ def test_pools_split_between_threads_match_the_reference():
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=(2, 3), stride=(2, 1), padding=(0, 1)),
+                                dict(kernel_size=(3, 2), stride=(2, 1))], ids=["2x2", "width_padding", "rows_overlap"])
+def test_pools_of_planes_stacked_as_one_match_the_reference(kw):
+    # where windows tile each plane's rows, the numba backend pools all planes as one tall plane;
+    # maxima, ties, nan and -inf at the planes' first and last rows must stay in their own plane
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 2, 4, 5))
+    x[0, 0, -1] = np.nan
+    x[0, 1, 0] = np.inf
+    x[1, 0, :2] = -np.inf
+    x[1, 1, -2:] = 1.0
+    x[2, 0, 0] = x[2, 1, -1] = 3.0
+    X, H = gc.placeholder(x.shape), gc.placeholder(x.shape)
+    y = gc.max_pool2d(X, **kw)
+    r = np.cos(np.arange(np.prod(y.shape))).reshape(y.shape)
+    outputs = [y, gc.avg_pool2d(X, **kw), *gc.grad(gc.sum(y * r) + gc.sum(gc.avg_pool2d(X, **kw) * r), [X]),
+               gc.jvp(y, [X], [H])]
+    h = rng.standard_normal(x.shape)
+    fast = gc.compile([X, H], outputs)(x, h)
+    slow = gc.compile([X, H], outputs, backend="numpy")(x, h)
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize("xs, ws", [((0, 3, 6, 6), (4, 3, 3, 3)), ((2, 0, 6, 6), (4, 0, 3, 3)),
                                     ((2, 3, 6, 6), (0, 3, 3, 3))], ids=["no_images", "no_channels", "no_filters"])
 def test_empty_sizes_match_the_reference(xs, ws):
