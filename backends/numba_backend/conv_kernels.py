@@ -225,12 +225,13 @@ def _tap_input_grad(double, og, cg, t, plane, wp, dh, dw, wt, gpad, dxpad):
 
 @_jit
 def _tap_weight_grad(double, og, cg, t, plane, wp, dh, dw, gpad, xpad, dwt):
-    """dwt[i, j] += gpad @ (xpad shifted by the tap)^T."""
+    """dwt[i, j] (cg x og) += (xpad shifted by the tap) @ gpad^T: the tap's weight gradient,
+    transposed (OpenBLAS ran this product 10-15% faster than gpad @ xpad^T on 4x4 to 14x14)."""
     kh, kw = dwt.shape[0], dwt.shape[1]
     for i in range(kh):
         for j in range(kw):
-            _gemm(double, _N, _T, og, cg, t, gpad.ctypes.data, t, _at(xpad, i * dh * wp + j * dw), plane, 1.0,
-                  _at(dwt, (i * kw + j) * og * cg), cg)
+            _gemm(double, _N, _T, cg, og, t, _at(xpad, i * dh * wp + j * dw), plane, gpad.ctypes.data, t, 1.0,
+                  _at(dwt, (i * kw + j) * og * cg), og)
 
 
 @_jit
@@ -324,7 +325,7 @@ def conv_weight_grad(x, gout, dw_sum, lo, hi, sh, sw, ph, pw, dh, dw, groups, do
         xpad = np.zeros(cg * plane + slack, x.dtype)
         gpad = np.zeros(og * t, x.dtype)
         cols = np.empty((k, p), x.dtype)
-        dwt = np.empty((kh, kw, og, cg), x.dtype)
+        dwt = np.empty((kh, kw, cg, og), x.dtype)
         for g in range(groups):
             dwt[...] = 0
             for n in range(lo, hi):
@@ -340,7 +341,7 @@ def conv_weight_grad(x, gout, dw_sum, lo, hi, sh, sw, ph, pw, dh, dw, groups, do
                 for c in range(cg):
                     for i in range(kh):
                         for j in range(kw):
-                            dw_sum[g * og + o, c, i, j] += dwt[i, j, o, c]
+                            dw_sum[g * og + o, c, i, j] += dwt[i, j, c, o]
     else:
         cols = np.empty((k, p), x.dtype)
         for n in range(lo, hi):
