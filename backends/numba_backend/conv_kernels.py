@@ -639,8 +639,9 @@ def _windows_tile_the_height(geometry, height):
 
 
 def _stacked(a):
-    """A (images, channels, h, w) array as one plane of images * channels * h rows."""
-    return a.reshape(1, 1, a.shape[0] * a.shape[1] * a.shape[2], a.shape[3])
+    """A (images, channels, h, w) array as one plane of channels * h rows per image (one plane
+    for all images made the max pool gradient's positions buffer as large as the batch)."""
+    return a.reshape(a.shape[0], 1, a.shape[1] * a.shape[2], a.shape[3])
 
 
 def _pool_step(node, kernel):
@@ -653,8 +654,8 @@ def _pool_step(node, kernel):
         shape, _ = at_run_time(op.infer, arrays, attrs)
         result = sink.get(tuple(shape), dtype)
         arrays = [np.ascontiguousarray(a) for a in arrays] + [result]
-        # Where windows tile the height, the planes stacked one below the other pool as one tall
-        # plane: no window reaches into the next plane. The per-plane loop's overhead (views,
+        # Where windows tile the height, an image's planes stacked one below the other pool as
+        # one tall plane: no window reaches into the next plane. The per-plane loop's overhead (views,
         # a positions pass) was about as large as the work on the benchmark's small planes.
         stack = _windows_tile_the_height(geometry, max(a.shape[2] for a in arrays))
         # images are independent: large batches are split between threads like convolutions
