@@ -10,7 +10,7 @@ process on the same data from the same initial parameters:
 - graphc: gc.Variable parameters, gc.grad, gc.compile(..., updates=...) (numba backend);
 - torch: eager, autograd backward, SGD under no_grad (oneDNN convolutions on CPU);
 - jax.jit: value_and_grad of lax.conv_general_dilated / reduce_window, a jitted step returning
-  new parameters (timed in rounds of its own: interleaved, it slowed torch's steps ~100x);
+  new parameters;
 - pytensor: its conv2d and pool_2d with shared variables and updates (default mode, and the
   other mode common.pytensor_modes gives), skipped with a note where a mode cannot compile it
   or where pytensor has no such ops (pytensor 3 removed them).
@@ -201,12 +201,7 @@ def main():
                               f"{str(err)[:160]}")
                         continue
                     calls[name] = lambda step=step: step(x, y)
-                # jax.jit's rounds run apart: interleaved with them, torch's steps took 0.1-0.25 s
-                # instead of 1.4-28 ms on the shared 2-core machine (its OpenMP threads waiting
-                # behind XLA's pool), which made graphc/torch meaningless
-                alone = {name: calls.pop(name) for name in ["jax.jit"] if name in calls}
                 times = time_all(calls, warmup=3, repeats=7, min_repeat_time=0.1, budget=8.0)
-                times.update(time_all(alone, warmup=3, repeats=7, min_repeat_time=0.1, budget=8.0) if alone else {})
                 rows.append((f"{dtype} {image}x{image} batch={batch}", times))
                 agreement.append((f"{dtype} {image}x{image} batch={batch}", dtype, losses))
 
