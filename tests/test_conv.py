@@ -145,13 +145,16 @@ def test_max_pool_window_of_minus_infinity_and_nan(backend):
     np.testing.assert_array_equal(got[0, 0, 1], [13.0, 15.0])
 
 
+@pytest.mark.parametrize("channels", [2, 4], ids=["im2col", "shifted_taps"])  # numba's two paths
 @pytest.mark.parametrize("where", [(0, 0, 1, 1), (0, 1, 3, 4), (0, 1, 0, 0)], ids=str)
-def test_conv_special_values_follow_torch(where, backend):
+@pytest.mark.parametrize("nan_weight", [True, False])
+def test_conv_special_values_follow_torch(where, channels, nan_weight, backend):
     # an inf in the input and a nan in the weight reach exactly the values torch has them reach
     rng = np.random.default_rng(3)
-    x, w = rng.standard_normal((1, 2, 4, 5)), rng.standard_normal((3, 2, 2, 2))
+    x, w = rng.standard_normal((1, channels, 4, 5)), rng.standard_normal((3, channels, 2, 2))
     x[where] = np.inf
-    w[1, 0, 1, 0] = np.nan
+    if nan_weight:
+        w[1, 0, 1, 0] = np.nan
     X, W = gc.placeholder(x.shape), gc.placeholder(w.shape)
     y = gc.conv2d(X, W, padding=(1, 0))
     got = gc.compile([X, W], [y, *gc.grad(gc.sum(y), [X, W])], backend=backend)(x, w)
@@ -329,6 +332,31 @@ def test_pools_split_between_threads_match_the_reference():
     fast = gc.compile([X], outputs)(x)
     slow = gc.compile([X], outputs, backend="numpy")(x)
     for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("kw", [dict(kernel_size=2), dict(kernel_size=(2, 3), stride=(2, 1), padding=(0, 1)),
+                                dict(kernel_size=(3, 2), stride=(2, 1))], ids=["2x2", "width_padding", "rows_overlap"])
+def test_pools_of_planes_stacked_as_one_match_the_reference(kw):
+    # where windows tile each plane's rows, the numba backend pools all planes as one tall plane;
+    # maxima, ties, nan and -inf at the planes' first and last rows must stay in their own plane
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 2, 4, 5))
+    x[0, 0, -1] = np.nan
+    x[0, 1, 0] = np.inf
+    x[1, 0, :2] = -np.inf
+    x[1, 1, -2:] = 1.0
+    x[2, 0, 0] = x[2, 1, -1] = 3.0
+    X, H = gc.placeholder(x.shape), gc.placeholder(x.shape)
+    y = gc.max_pool2d(X, **kw)
+    r = np.cos(np.arange(np.prod(y.shape))).reshape(y.shape)
+    outputs = [y, gc.avg_pool2d(X, **kw), *gc.grad(gc.sum(y * r) + gc.sum(gc.avg_pool2d(X, **kw) * r), [X]),
+               gc.jvp(y, [X], [H])]
+    h = rng.standard_normal(x.shape)
+    fast = gc.compile([X, H], outputs)(x, h)
+    slow = gc.compile([X, H], outputs, backend="numpy")(x, h)
+    for a, b in zip(fast, slow):
+        np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 

@@ -1,12 +1,20 @@
 """numba kernels for convolution and pooling (ir/ops/conv.py), writing into workspace buffers.
 
-A convolution runs image by image as im2col + BLAS gemm: one image's windows are copied into a
-(channels x kernel, windows) matrix that stays in cache, and CBLAS gemm (called from numba, no
-trip through Python) multiplies it with the weight straight into that image's rows of the
-result, which in NCHW layout are already the gemm's output matrix. The input gradient is the
-transposed gemm followed by adding the columns back (col2im), the weight gradient a gemm that
-accumulates over images. Measured against direct numba loops over a blocked layout on the
-benchmark's shapes (bench/README.md): im2col + gemm was faster on every one.
+Convolutions run image by image on BLAS gemms (CBLAS called from numba, no trip through Python):
+
+- stride 1 with at least 4 input channels (SHIFT_FROM_CHANNELS): the image is copied once into a
+  zero-padded buffer and each kernel tap is one gemm reading that buffer in place, shifted by the
+  tap's offset; the result is computed on the padded width and cropped. The input gradient is
+  the adjoint (each tap's transposed gemm added at its shift), the weight gradient one gemm per
+  tap accumulated over images;
+- otherwise im2col + gemm: the image's windows are copied into a (channels x kernel, windows)
+  matrix that stays in cache and the gemm writes straight into that image's rows of the result,
+  which in NCHW layout are the gemm's output matrix; the input gradient is the transposed gemm
+  followed by col2im, the weight gradient a gemm accumulating over images;
+- a 1x1 kernel with stride 1 and no padding multiplies the image as it is.
+
+Measured against direct numba loops over a blocked layout on the benchmark's shapes
+(bench/README.md): gemms were faster on every one.
 
 Large batches are split between threads by images (the weight gradient sums one partial per
 thread, in a fixed order), with OpenBLAS on one thread meanwhile; the split depends on shapes
@@ -125,15 +133,10 @@ def _direct(kh, kw, sh, sw, ph, pw):
     return kh == 1 and kw == 1 and sh == 1 and sw == 1 and ph == 0 and pw == 0
 
 
-# With unit stride along the width, an image is first copied into a zero-padded buffer of row
-# length wp, and each matrix row (c, i, j) is the run of that buffer starting at the kernel
-# offset (one copy of oh * wp elements when the height stride is 1 too): the result is computed
-# on a grid wp wide whose last wp - ow columns are discarded. Short rows made the general im2col
-# (per-row bounds and a copy of ow elements each) 3x slower than its gemm on the benchmark's
-# 14x14 images; runs of oh * wp made it ~4x faster.
 @_jit
 def _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow):
-    """(hp, wp, slack): the padded image's size, and the zeros after it that the last runs read."""
+    """(hp, wp, slack): the padded image's size, and the zeros after it that the last taps read
+    (the result is computed on a grid wp wide whose last wp - ow columns are discarded)."""
     hp = max(ph + height, (kh - 1) * dh + (oh - 1) * sh + 1)
     wp = max(pw + width, (kw - 1) * dw + ow)
     return hp, wp, (kw - 1) * dw + wp
@@ -151,42 +154,6 @@ def _pad_image(x, n, c0, cg, ph, pw, hp, wp, xpad):
 
 
 @_jit
-def _rows_im2col(xpad, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, cols):
-    """cols[(c, i, j), a * wp + b] = xpad[c, a * sh + i * dh, b + j * dw]; 0 where b >= ow (so a
-    weight gradient never multiplies the discarded columns' values, inf or nan, by zero)."""
-    t = oh * wp
-    for c in range(cg):
-        for i in range(kh):
-            for j in range(kw):
-                dst = ((c * kh + i) * kw + j) * t
-                src = (c * hp + i * dh) * wp + j * dw
-                if sh == 1:
-                    for u in range(t):
-                        cols[dst + u] = xpad[src + u]
-                else:
-                    for a in range(oh):
-                        for b in range(wp):
-                            cols[dst + a * wp + b] = xpad[src + a * sh * wp + b]
-                for a in range(oh):
-                    for b in range(ow, wp):
-                        cols[dst + a * wp + b] = 0
-
-
-@_jit
-def _rows_col2im(cols, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, dxpad):
-    """The adjoint of _rows_im2col on the kept columns (the discarded ones are never added)."""
-    t = oh * wp
-    for c in range(cg):
-        for i in range(kh):
-            for j in range(kw):
-                dst = ((c * kh + i) * kw + j) * t
-                src = (c * hp + i * dh) * wp + j * dw
-                for a in range(oh):
-                    for b in range(ow):
-                        dxpad[src + a * sh * wp + b] += cols[dst + a * wp + b]
-
-
-@_jit
 def _pad_cotangent(gout, n, o0, og, oh, ow, wp, gpad):
     """gpad[o, a * wp + b] = gout[n, o0 + o, a, b]; the discarded columns stay zero."""
     for o in range(og):
@@ -196,29 +163,100 @@ def _pad_cotangent(gout, n, o0, og, oh, ow, wp, gpad):
                 gpad[dst + b] = gout[n, o0 + o, a, b]
 
 
+# With stride 1 both ways, im2col's matrix row (c, i, j), computed on the padded width, is the
+# padded image's channel c shifted by the tap's offset i * dh * wp + j * dw, so the product with
+# the whole matrix is a sum over taps of gemms reading the padded image in place (rows plane =
+# hp * wp apart): no im2col copy. Each tap's gemm has only cg as its inner size, which pays from
+# 4 input channels (measured, one thread, 256 images of 14x14, 16 -> 32 channels: forward 5.5 ms
+# against 10.2 for a copy of runs of the padded image + gemm, input gradient 4.8 against 12.8,
+# weight gradient 6.0 against 15.0; 4 -> 32: 2.4 against 3.1 forward; with 1 input channel 3.6
+# against 3.0). Below that im2col + gemm was faster than copying runs of the padded image (1
+# channel at 28x28: 2.2 against 3.0 ms in each direction).
+SHIFT_FROM_CHANNELS = 4
+
+
+@_jit
+def _shifted(cg, sh, sw):
+    return sh == 1 and sw == 1 and cg >= SHIFT_FROM_CHANNELS
+
+
+@_jit
+def _taps(w, o0, og, wt):
+    """wt[i, j, o, c] = w[o0 + o, c, i, j]: each tap's (output, input) channel matrix."""
+    for o in range(og):
+        for c in range(w.shape[1]):
+            for i in range(w.shape[2]):
+                for j in range(w.shape[3]):
+                    wt[i, j, o, c] = w[o0 + o, c, i, j]
+
+
+@_jit
+def _all_finite(a):
+    """Whether no element is inf or nan (a * 0 is 0 exactly for the others)."""
+    total = a.dtype.type(0)
+    for v in a.reshape(-1):
+        total += v * 0
+    return total == 0
+
+
+@_jit
+def _tap_forward(double, og, cg, t, plane, wp, dh, dw, wt, xpad, wide):
+    """wide (og x t) = sum over taps of wt[i, j] @ (xpad shifted by the tap), in column blocks."""
+    kh, kw = wt.shape[0], wt.shape[1]
+    for c0 in range(0, t, COLUMN_BLOCK):
+        width = min(COLUMN_BLOCK, t - c0)
+        for i in range(kh):
+            for j in range(kw):
+                _gemm(double, _N, _N, og, width, cg, _at(wt, (i * kw + j) * og * cg), cg,
+                      _at(xpad, i * dh * wp + j * dw + c0), plane, 0.0 if i + j == 0 else 1.0, _at(wide, c0), t)
+
+
+@_jit
+def _tap_input_grad(double, og, cg, t, plane, wp, dh, dw, wt, gpad, dxpad):
+    """dxpad += each tap's wt[i, j]^T @ gpad, added at the tap's shift (the adjoint of _tap_forward)."""
+    kh, kw = wt.shape[0], wt.shape[1]
+    for c0 in range(0, t, COLUMN_BLOCK):
+        width = min(COLUMN_BLOCK, t - c0)
+        for i in range(kh):
+            for j in range(kw):
+                _gemm(double, _T, _N, cg, width, og, _at(wt, (i * kw + j) * og * cg), cg, _at(gpad, c0), t, 1.0,
+                      _at(dxpad, i * dh * wp + j * dw + c0), plane)
+
+
+@_jit
+def _tap_weight_grad(double, og, cg, t, plane, wp, dh, dw, gpad, xpad, dwt):
+    """dwt[i, j] (cg x og) += (xpad shifted by the tap) @ gpad^T: the tap's weight gradient,
+    transposed (OpenBLAS ran this product 10-15% faster than gpad @ xpad^T on 4x4 to 14x14)."""
+    kh, kw = dwt.shape[0], dwt.shape[1]
+    for i in range(kh):
+        for j in range(kw):
+            _gemm(double, _N, _T, cg, og, t, _at(xpad, i * dh * wp + j * dw), plane, gpad.ctypes.data, t, 1.0,
+                  _at(dwt, (i * kw + j) * og * cg), og)
+
+
 @_jit
 def conv_forward(x, w, out, lo, hi, sh, sw, ph, pw, dh, dw, groups, double):
     channels, height, width = x.shape[1], x.shape[2], x.shape[3]
     out_channels, cg, kh, kw = w.shape
     oh, ow = out.shape[2], out.shape[3]
     og, k, p = out_channels // groups, cg * kh * kw, oh * ow
-    direct, rows = _direct(kh, kw, sh, sw, ph, pw), sw == 1
+    direct = _direct(kh, kw, sh, sw, ph, pw)
     if direct:
         for n in range(lo, hi):
             for g in range(groups):
                 _gemm_blocks(double, _N, og, p, k, _at(w, g * og * k), k, _at(x, (n * channels + g * cg) * height * width),
                              0.0, _at(out, (n * out_channels + g * og) * p))
-    elif rows:
+    elif _shifted(cg, sh, sw):
         hp, wp, slack = _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow)
-        t = oh * wp
-        xpad = np.zeros(cg * hp * wp + slack, x.dtype)
-        cols = np.empty(k * t, x.dtype)
+        t, plane = oh * wp, hp * wp
+        xpad = np.zeros(cg * plane + slack, x.dtype)
+        wt = np.empty((kh, kw, og, cg), x.dtype)
         wide = np.empty((og, oh, wp), x.dtype)
-        for n in range(lo, hi):
-            for g in range(groups):
+        for g in range(groups):
+            _taps(w, g * og, og, wt)
+            for n in range(lo, hi):
                 _pad_image(x, n, g * cg, cg, ph, pw, hp, wp, xpad)
-                _rows_im2col(xpad, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, cols)
-                _gemm_blocks(double, _N, og, t, k, _at(w, g * og * k), k, cols.ctypes.data, 0.0, wide.ctypes.data)
+                _tap_forward(double, og, cg, t, plane, wp, dh, dw, wt, xpad, wide)
                 out[n, g * og:(g + 1) * og] = wide[:, :, :ow]
     else:
         cols = np.empty((k, p), x.dtype)
@@ -235,25 +273,27 @@ def conv_input_grad(gout, w, dx, lo, hi, sh, sw, ph, pw, dh, dw, groups, double)
     out_channels, cg, kh, kw = w.shape
     oh, ow = gout.shape[2], gout.shape[3]
     og, k, p = out_channels // groups, cg * kh * kw, oh * ow
-    direct, rows = _direct(kh, kw, sh, sw, ph, pw), sw == 1
+    direct = _direct(kh, kw, sh, sw, ph, pw)
     if direct:
         for n in range(lo, hi):
             for g in range(groups):
                 _gemm_blocks(double, _T, k, p, og, _at(w, g * og * k), k, _at(gout, (n * out_channels + g * og) * p),
                              0.0, _at(dx, (n * channels + g * cg) * height * width))
-    elif rows:
+    elif _shifted(cg, sh, sw) and _all_finite(w):
+        # the discarded columns of gpad are zero and add 0 * w: exact only where w is finite
         hp, wp, slack = _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow)
-        t = oh * wp
+        t, plane = oh * wp, hp * wp
         gpad = np.zeros(og * t, dx.dtype)
-        cols = np.empty(k * t, dx.dtype)
-        dxpad = np.empty((cg, hp, wp), dx.dtype)
-        for n in range(lo, hi):
-            for g in range(groups):
+        wt = np.empty((kh, kw, og, cg), dx.dtype)
+        dxpad = np.empty(cg * plane + slack, dx.dtype)
+        planes = dxpad[:cg * plane].reshape((cg, hp, wp))
+        for g in range(groups):
+            _taps(w, g * og, og, wt)
+            for n in range(lo, hi):
                 _pad_cotangent(gout, n, g * og, og, oh, ow, wp, gpad)
-                _gemm_blocks(double, _T, k, t, og, _at(w, g * og * k), k, gpad.ctypes.data, 0.0, cols.ctypes.data)
-                dxpad[...] = 0
-                _rows_col2im(cols, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, dxpad.reshape(-1))
-                dx[n, g * cg:(g + 1) * cg] = dxpad[:, ph:ph + height, pw:pw + width]
+                dxpad[:] = 0
+                _tap_input_grad(double, og, cg, t, plane, wp, dh, dw, wt, gpad, dxpad)
+                dx[n, g * cg:(g + 1) * cg] = planes[:, ph:ph + height, pw:pw + width]
     else:
         cols = np.empty((k, p), dx.dtype)
         for n in range(lo, hi):
@@ -271,25 +311,37 @@ def conv_weight_grad(x, gout, dw_sum, lo, hi, sh, sw, ph, pw, dh, dw, groups, do
     out_channels, cg, kh, kw = dw_sum.shape
     oh, ow = gout.shape[2], gout.shape[3]
     og, k, p = out_channels // groups, cg * kh * kw, oh * ow
-    direct, rows = _direct(kh, kw, sh, sw, ph, pw), sw == 1
+    direct = _direct(kh, kw, sh, sw, ph, pw)
     if direct:
         for n in range(lo, hi):
             for g in range(groups):
                 _gemm(double, _N, _T, og, k, p, _at(gout, (n * out_channels + g * og) * p), p,
                       _at(x, (n * channels + g * cg) * height * width), p, 1.0, _at(dw_sum, g * og * k), k)
-    elif rows:
+    elif _shifted(cg, sh, sw):
+        # the discarded columns read real elements, which gpad's zeros multiply: an image holding
+        # inf or nan goes through im2col instead, which has no discarded columns
         hp, wp, slack = _padded_size(height, width, kh, kw, sh, ph, pw, dh, dw, oh, ow)
-        t = oh * wp
-        xpad = np.zeros(cg * hp * wp + slack, x.dtype)
+        t, plane = oh * wp, hp * wp
+        xpad = np.zeros(cg * plane + slack, x.dtype)
         gpad = np.zeros(og * t, x.dtype)
-        cols = np.empty(k * t, x.dtype)
-        for n in range(lo, hi):
-            for g in range(groups):
+        cols = np.empty((k, p), x.dtype)
+        dwt = np.empty((kh, kw, cg, og), x.dtype)
+        for g in range(groups):
+            dwt[...] = 0
+            for n in range(lo, hi):
                 _pad_image(x, n, g * cg, cg, ph, pw, hp, wp, xpad)
-                _rows_im2col(xpad, cg, kh, kw, sh, dh, dw, oh, ow, hp, wp, cols)
                 _pad_cotangent(gout, n, g * og, og, oh, ow, wp, gpad)
-                _gemm(double, _N, _T, og, k, t, gpad.ctypes.data, t, cols.ctypes.data, t, 1.0,
-                      _at(dw_sum, g * og * k), k)
+                if _all_finite(xpad):
+                    _tap_weight_grad(double, og, cg, t, plane, wp, dh, dw, gpad, xpad, dwt)
+                else:
+                    _im2col(x, n, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols)
+                    _gemm(double, _N, _T, og, k, p, _at(gout, (n * out_channels + g * og) * p), p,
+                          cols.ctypes.data, p, 1.0, _at(dw_sum, g * og * k), k)
+            for o in range(og):
+                for c in range(cg):
+                    for i in range(kh):
+                        for j in range(kw):
+                            dw_sum[g * og + o, c, i, j] += dwt[i, j, c, o]
     else:
         cols = np.empty((k, p), x.dtype)
         for n in range(lo, hi):
@@ -580,6 +632,18 @@ def _pool_geometry(attrs):
     return (*attrs["kernel_size"], *attrs["stride"], *attrs["padding"])
 
 
+def _windows_tile_the_height(geometry, height):
+    """Whether the windows cover each plane's rows exactly, each row in one window row."""
+    kh, _, sh, _, ph, _ = geometry
+    return ph == 0 and sh == kh and height % kh == 0
+
+
+def _stacked(a):
+    """A (images, channels, h, w) array as one plane of channels * h rows per image (one plane
+    for all images made the max pool gradient's positions buffer as large as the batch)."""
+    return a.reshape(a.shape[0], 1, a.shape[1] * a.shape[2], a.shape[3])
+
+
 def _pool_step(node, kernel):
     """A pooling step: the reference's shape checks, then kernel(*arrays, result, *geometry)."""
     if not _pool_fits(node):
@@ -589,12 +653,17 @@ def _pool_step(node, kernel):
     def pool_step(sink, *arrays):
         shape, _ = at_run_time(op.infer, arrays, attrs)
         result = sink.get(tuple(shape), dtype)
-        arrays = [np.ascontiguousarray(a) for a in arrays]
+        arrays = [np.ascontiguousarray(a) for a in arrays] + [result]
+        # Where windows tile the height, an image's planes stacked one below the other pool as
+        # one tall plane: no window reaches into the next plane. The per-plane loop's overhead (views,
+        # a positions pass) was about as large as the work on the benchmark's small planes.
+        stack = _windows_tile_the_height(geometry, max(a.shape[2] for a in arrays))
         # images are independent: large batches are split between threads like convolutions
         ranges = _split(shape[0], max(result.size, arrays[0].size) * POOL_WORK_PER_ELEMENT)
         if not ranges:  # an empty batch
             return result
-        _run_parts(kernel, ranges, lambda lo, hi: (*[a[lo:hi] for a in arrays], result[lo:hi], *geometry),
+        _run_parts(kernel, ranges,
+                   lambda lo, hi: (*[_stacked(a[lo:hi]) if stack else a[lo:hi] for a in arrays], *geometry),
                    calls_blas=False)
         return result
 
