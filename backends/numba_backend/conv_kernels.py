@@ -516,6 +516,11 @@ def _as_2d(shape):
     return shape[:2] + (1,) + shape[2:] if len(shape) == 3 else shape
 
 
+def _contiguous_2d(a):
+    """`a` C-contiguous (the kernels index raw rows), with a 1-D convolution's shape as 2-D."""
+    return np.ascontiguousarray(a).reshape(_as_2d(a.shape))
+
+
 def _pairs_2d(values, spatial, fill):
     return ((fill,) + tuple(values)) if spatial == 1 else tuple(values)
 
@@ -566,7 +571,7 @@ def _conv_step(node):
     def conv_step(sink, x, w):
         shape = at_run_time(conv_output_shape, x.shape, w.shape, attrs)
         out = sink.get(shape, dtype)
-        x4, w4 = np.ascontiguousarray(x).reshape(_as_2d(x.shape)), np.ascontiguousarray(w).reshape(_as_2d(w.shape))
+        x4, w4 = _contiguous_2d(x), _contiguous_2d(w)
         work = out.size * math.prod(w.shape[1:])
         if out.size:
             _run_parts(conv_forward, _split(x.shape[0], work),
@@ -585,7 +590,7 @@ def _conv_input_grad_step(node):
     def conv_input_grad_step(sink, g, w, x):
         at_run_time(op.infer, [g, w, x], attrs)
         dx = sink.get(x.shape, dtype)
-        g4, w4 = np.ascontiguousarray(g).reshape(_as_2d(g.shape)), np.ascontiguousarray(w).reshape(_as_2d(w.shape))
+        g4, w4 = _contiguous_2d(g), _contiguous_2d(w)
         if g.size == 0 or w.size == 0:
             dx[...] = 0
             return dx
@@ -605,7 +610,7 @@ def _conv_weight_grad_step(node):
     def conv_weight_grad_step(sink, x, g, w):
         at_run_time(op.infer, [x, g, w], attrs)
         dw = sink.get(w.shape, dtype)
-        x4, g4 = np.ascontiguousarray(x).reshape(_as_2d(x.shape)), np.ascontiguousarray(g).reshape(_as_2d(g.shape))
+        x4, g4 = _contiguous_2d(x), _contiguous_2d(g)
         ranges = _split(x.shape[0], g.size * math.prod(w.shape[1:]))
         if g.size == 0 or dw.size == 0 or not ranges:
             dw[...] = 0
